@@ -1,0 +1,148 @@
+"""What a check measured, in a structured form the report renders.
+
+A check records comparisons (claimed or exact value beside the measured one, with the deviation
+and the bound it must stay within), inputs, notes and figures. A comparison that does not hold
+fails the check even if the check forgets to assert: evidence that says "fails" cannot pass.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Source = Literal["article", "oracle", "property"]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly copy of numbers, arrays and tensors (lists of floats, rounded for display)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().double().numpy()
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+@dataclass
+class Comparison:
+    quantity: str
+    source: Source
+    expected: Any  # the article's printed value, or the exact value from the oracle
+    measured: Any
+    deviation: float | None
+    allowed: float | None
+    tolerance: str
+    holds: bool
+    decimals: int | None = None  # printed precision, to print the corrected value in the errata
+
+    def as_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))
+
+
+@dataclass
+class Figure:
+    caption: str
+    png_base64: str
+
+
+@dataclass
+class Evidence:
+    """Per check and per parameter set; filled by the check through the `evidence` fixture."""
+
+    comparisons: list[Comparison] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    falsifying_example: str | None = None
+
+    # -- recording -------------------------------------------------------------------------
+    def record_inputs(self, **inputs: Any) -> None:
+        self.inputs.update({k: _plain(v) for k, v in inputs.items()})
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def figure(self, fig: Any, caption: str) -> None:
+        """Embed a matplotlib figure as a small PNG, then close it."""
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=72, bbox_inches="tight")
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        self.figures.append(Figure(caption, base64.b64encode(buf.getvalue()).decode("ascii")))
+
+    def printed_value(
+        self, quantity: str, printed: float, true: float, bound: float, tolerance: str,
+        decimals: int | None = None,
+    ) -> bool:
+        """The article's printed number against the true value, within the claim tolerance."""
+        deviation = abs(float(true) - float(printed))
+        holds = math.isfinite(deviation) and deviation <= bound * (1 + 1e-12)
+        self.comparisons.append(
+            Comparison(quantity, "article", printed, float(true), deviation, bound, tolerance,
+                       holds, decimals)
+        )
+        return holds
+
+    def close_to(
+        self, quantity: str, exact: Any, measured: Any, bound: float, tolerance: str
+    ) -> bool:
+        """An implementation's value against the exact one, within the numerical tolerance."""
+        deviation = _max_abs_difference(exact, measured)
+        holds = deviation is not None and deviation <= bound
+        self.comparisons.append(
+            Comparison(quantity, "oracle", _plain(exact), _plain(measured), deviation, bound,
+                       tolerance, holds)
+        )
+        return holds
+
+    def property_holds(self, quantity: str, holds: bool, measured: Any, expected: str) -> bool:
+        """A yes/no property (e.g. 'all outputs > 0'), with the value that decided it."""
+        self.comparisons.append(
+            Comparison(quantity, "property", expected, _plain(measured), None, None, expected,
+                       bool(holds))
+        )
+        return bool(holds)
+
+    # -- reading ---------------------------------------------------------------------------
+    @property
+    def failed_comparisons(self) -> list[Comparison]:
+        return [c for c in self.comparisons if not c.holds]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "comparisons": [c.as_dict() for c in self.comparisons],
+            "inputs": self.inputs,
+            "notes": list(self.notes),
+            "figures": [{"caption": f.caption, "png_base64": f.png_base64} for f in self.figures],
+            "falsifying_example": self.falsifying_example,
+        }
+
+
+def _max_abs_difference(a: Any, b: Any) -> float | None:
+    import numpy as np
+
+    def arr(x: Any) -> Any:
+        if hasattr(x, "detach"):
+            x = x.detach().cpu().double().numpy()
+        return np.asarray(x, dtype=np.float64)
+
+    x, y = arr(a), arr(b)
+    if x.shape != y.shape:
+        return None
+    both_nan = np.isnan(x) & np.isnan(y)
+    same_inf = np.isinf(x) & (x == y)
+    diff = np.where(both_nan | same_inf, 0.0, np.abs(x - y))
+    if np.isnan(diff).any():
+        return math.inf
+    return float(diff.max()) if diff.size else 0.0

@@ -1,0 +1,121 @@
+"""Load claim files: YAML → schema validation → Claim objects, with every error located."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from claimcheck.errors import ClaimErrors, ClaimFileError, Location
+from claimcheck.model import Claim, Kind, Reading, Verdict
+from claimcheck.yaml_source import PositionedDocument, read_yaml
+
+SCHEMA_FILE = "schema.json"
+
+
+@cache
+def _validator(schema_path: Path) -> jsonschema.Draft202012Validator:
+    try:
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ClaimErrors([exc]) from None
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _schema_errors(doc: PositionedDocument, validator: Any) -> list[ClaimFileError]:
+    errors = []
+    for err in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.path))):
+        path = tuple(err.absolute_path)
+        message = err.message
+        if err.validator == "additionalProperties":
+            # Point at the unknown key itself, not at its parent mapping.
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            if extra:
+                path = (*path, extra[0])
+                message = f"unknown field {extra[0]!r} (allowed: {', '.join(err.schema['properties'])})"
+        elif err.validator == "required":
+            message = f"missing required field: {err.message.split(' is a required')[0]}"
+        errors.append(ClaimFileError(doc.location(path), message))
+    return errors
+
+
+def _claim_from(doc: PositionedDocument, index: int, raw: dict[str, Any], section: str) -> Claim:
+    return Claim(
+        id=raw["id"],
+        section=section,
+        quote=raw["quote"],
+        statement=raw["statement"],
+        kind=Kind(raw["kind"]),
+        expect=Verdict(raw["expect"]),
+        version=raw["version"],
+        readings=tuple(Reading(r["id"], r["text"]) for r in raw.get("readings", [])),
+        claimed=dict(raw.get("claimed", {})),
+        tolerance=raw.get("tolerance"),
+        reason=raw.get("reason"),
+        notes=raw.get("notes"),
+        source=doc.file,
+        line=doc.line_of(("claims", index)),
+    )
+
+
+def load_file(file: Path, schema_path: Path) -> list[Claim]:
+    """Claims of one file; raises ClaimErrors listing every problem found in it."""
+    doc = read_yaml(file)
+    errors: list[Exception] = list(_schema_errors(doc, _validator(schema_path)))
+    if errors:
+        raise ClaimErrors(errors)
+    claims = []
+    for index, raw in enumerate(doc.data["claims"]):
+        seen_readings: dict[str, int] = {}
+        for r_index, reading in enumerate(raw.get("readings", [])):
+            if reading["id"] in seen_readings:
+                errors.append(
+                    ClaimFileError(
+                        doc.location(("claims", index, "readings", r_index, "id")),
+                        f"duplicate reading id {reading['id']!r} in claim {raw['id']!r}",
+                    )
+                )
+            seen_readings[reading["id"]] = r_index
+        claims.append(_claim_from(doc, index, raw, doc.data["section"]))
+    if errors:
+        raise ClaimErrors(errors)
+    return claims
+
+
+def load_claims(claims_dir: Path) -> dict[str, Claim]:
+    """All claims of a directory, keyed by id; every problem of every file is reported at once."""
+    schema_path = claims_dir / SCHEMA_FILE
+    if not claims_dir.is_dir():
+        raise ClaimErrors([FileNotFoundError(f"claims directory not found: {claims_dir}")])
+    if not schema_path.is_file():
+        raise ClaimErrors([FileNotFoundError(f"claim schema not found: {schema_path}")])
+    registry: dict[str, Claim] = {}
+    errors: list[Exception] = []
+    for file in sorted(claims_dir.glob("*.yaml")) + sorted(claims_dir.glob("*.yml")):
+        try:
+            claims = load_file(file, schema_path)
+        except ClaimErrors as exc:
+            errors.extend(exc.errors)
+            continue
+        except ClaimFileError as exc:
+            errors.append(exc)
+            continue
+        for claim in claims:
+            first = registry.get(claim.id)
+            if first is not None:
+                errors.append(
+                    ClaimFileError(
+                        Location(file, claim.line, f"claims[].id ({claim.id})"),
+                        f"duplicate claim id {claim.id!r} (first defined at "
+                        f"{first.source}:{first.line})",
+                    )
+                )
+            else:
+                registry[claim.id] = claim
+    if errors:
+        raise ClaimErrors(errors)
+    return registry
+

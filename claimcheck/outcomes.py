@@ -1,0 +1,55 @@
+"""Classify a pytest report into a check outcome: holds, fails (assertion), crashed, skipped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from claimcheck.verdicts import Outcome
+
+
+def _is_assertion(exc: BaseException) -> bool:
+    """A failed assertion is evidence; anything else is a crash. Groups count as evidence only
+    when every member is an assertion (Hypothesis may raise several distinct failures at once)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_assertion(e) for e in exc.exceptions)
+    return isinstance(exc, AssertionError)
+
+
+def classify(report: pytest.TestReport, call: pytest.CallInfo[Any]) -> Outcome:
+    if report.skipped:
+        return Outcome.SKIPPED
+    if report.passed:
+        return Outcome.HOLDS
+    if report.when == "call" and call.excinfo is not None and _is_assertion(call.excinfo.value):
+        return Outcome.FAILS
+    return Outcome.CRASHED
+
+
+def skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr or "")
+
+
+def falsifying_example(call: pytest.CallInfo[Any]) -> str | None:
+    """Hypothesis attaches the failing example to the exception as notes (PEP 678): 'Failing
+    test case: ...' in current releases, 'Falsifying example: ...' in older ones."""
+    if call.excinfo is None:
+        return None
+    notes = getattr(call.excinfo.value, "__notes__", None) or []
+    markers = ("Failing test case", "Falsifying", "explicit example")
+    lines = [str(n) for n in notes if any(m in str(n) for m in markers)]
+    return "\n".join(lines) if lines else None
+
+
+def failure_message(report: pytest.TestReport, call: pytest.CallInfo[Any]) -> str:
+    if report.skipped:
+        return skip_reason(report)
+    if call.excinfo is None:
+        return ""
+    exc = call.excinfo.value
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text if len(text) < 2000 else text[:2000] + " …"

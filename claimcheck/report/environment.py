@@ -1,0 +1,78 @@
+"""Where the verdicts were produced: versions, hardware, seeds, date, commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5,
+            check=False,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+            capture_output=True, text=True, timeout=5, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = out.stdout.strip() or "unknown"
+    return commit + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def _version(module: str) -> str:
+    try:
+        mod = __import__(module)
+    except ImportError:
+        return "not installed"
+    return str(getattr(mod, "__version__", "unknown"))
+
+
+def _gpu() -> dict[str, Any]:
+    try:
+        import torch
+    except ImportError:
+        return {"available": False, "why": "torch not installed"}
+    if not torch.cuda.is_available():
+        return {"available": False, "why": "no CUDA device"}
+    return {
+        "available": True,
+        "name": torch.cuda.get_device_name(0),
+        "cuda": torch.version.cuda,
+        "count": torch.cuda.device_count(),
+    }
+
+
+def collect(root: Path, seeds: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": _cpu(),
+        "cpu_count": os.cpu_count(),
+        "numpy": _version("numpy"),
+        "torch": _version("torch"),
+        "mpmath": _version("mpmath"),
+        "hypothesis": _version("hypothesis"),
+        "pytest": _version("pytest"),
+        "gpu": _gpu(),
+        "seeds": seeds,
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "git_commit": _git_commit(root),
+    }

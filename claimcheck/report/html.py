@@ -1,0 +1,50 @@
+"""Render verdict.html: one self-contained page, server-side, readable with JavaScript off.
+
+Autoescaping is on for every value: a quote holding <script> shows as text.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+BADGE_ORDER = ["SUPPORTED", "PARTLY SUPPORTED", "REFUTED", "NOT CHECKABLE", "NOT RUN", "ERROR"]
+
+
+def _css_class(verdict: str) -> str:
+    return verdict.lower().replace(" ", "-")
+
+
+def _fmt(value: Any) -> str:
+    """Numbers as a reader wants them: short, but never hiding a difference."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        if len(value) > 12:
+            return "[" + ", ".join(_fmt(v) for v in value[:12]) + f", … ({len(value)} values)]"
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else str(value)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("claimcheck", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["css"] = _css_class
+    env.filters["fmt"] = _fmt
+    return env
+
+
+def render(data: dict[str, Any]) -> str:
+    css = resources.files("claimcheck").joinpath("templates/report.css").read_text("utf-8")
+    template = _environment().get_template("verdict.html")
+    return template.render(data=data, css=css, badge_order=BADGE_ORDER)

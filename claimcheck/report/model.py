@@ -1,0 +1,159 @@
+"""The report model: one JSON-ready dict (verdict.json) that the HTML page also renders.
+
+Schema: docs/verdict-json.md (and claimcheck/verdict.schema.json, checked in the tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from claimcheck.evidence import Evidence
+from claimcheck.model import Verdict
+from claimcheck.verdicts import CheckResult, ClaimResult, Outcome
+
+SCHEMA_VERSION = 1
+IMPL_KEYS = ("implementation", "device", "dtype")
+PRECISE_FIRST = ("mpmath", "exact", "float64")
+
+
+def rerun_commands(claim_id: str) -> list[str]:
+    return [f"nox -s verify -- --claim {claim_id}", f"pytest tests/checks --claim {claim_id}"]
+
+
+def _check_dict(check: CheckResult) -> dict[str, Any]:
+    return {
+        "nodeid": check.nodeid,
+        "reading": check.reading,
+        "params": check.params,
+        "label": check.label,
+        "outcome": check.outcome.value,
+        "message": check.message,
+        "duration_s": round(check.duration_s, 4),
+        "evidence": check.evidence or Evidence().as_dict(),
+    }
+
+
+def _claim_dict(result: ClaimResult) -> dict[str, Any]:
+    claim = result.claim
+    return {
+        "id": claim.id,
+        "section": claim.section,
+        "quote": claim.quote,
+        "statement": claim.statement,
+        "kind": claim.kind.value,
+        "readings": [{"id": r.id, "text": r.text, "outcomes": _reading_outcomes(result, r.id)}
+                     for r in claim.readings],
+        "claimed": claim.claimed,
+        "tolerance": claim.tolerance,
+        "reason": claim.reason,
+        "notes": claim.notes,
+        "version": claim.version,
+        "source": f"{claim.source.name if claim.source else '?'}:{claim.line}",
+        "expect": claim.expect.value,
+        "verdict": result.verdict.value,
+        "matches_expect": result.matches_expect,
+        "explanation": result.explanation,
+        "rerun": rerun_commands(claim.id) if claim.checkable else [],
+        "checks": [_check_dict(c) for c in sorted(result.checks, key=lambda c: c.nodeid)],
+    }
+
+
+def _reading_outcomes(result: ClaimResult, reading_id: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for check in result.checks:
+        if check.reading == reading_id:
+            counts[check.outcome.value] = counts.get(check.outcome.value, 0) + 1
+    return counts
+
+
+def _precision_rank(check: CheckResult) -> int:
+    values = " ".join(check.params.values())
+    return next((i for i, key in enumerate(PRECISE_FIRST) if key in values), len(PRECISE_FIRST))
+
+
+def errata(results: Iterable[ClaimResult]) -> list[dict[str, Any]]:
+    """Each printed number that does not hold, with the true value from the most precise check."""
+    rows = []
+    for result in results:
+        if result.verdict not in (Verdict.REFUTED, Verdict.PARTLY_SUPPORTED):
+            continue
+        best: dict[str, tuple[int, dict[str, Any]]] = {}
+        for check in result.checks:
+            for comparison in check.evidence.get("comparisons", []):
+                if comparison["source"] != "article" or comparison["holds"]:
+                    continue
+                rank = _precision_rank(check)
+                quantity = comparison["quantity"]
+                if quantity not in best or rank < best[quantity][0]:
+                    best[quantity] = (rank, {**comparison, "from_check": check.label})
+        for quantity, (_, comparison) in best.items():
+            decimals = comparison.get("decimals")
+            true = comparison["measured"]
+            rows.append({
+                "claim_id": result.claim.id,
+                "section": result.claim.section,
+                "quantity": quantity,
+                "printed": comparison["expected"],
+                "correct": true,
+                "correct_printed": _round(true, decimals),
+                "deviation": comparison["deviation"],
+                "tolerance": comparison["tolerance"],
+                "from_check": comparison["from_check"],
+            })
+    return rows
+
+
+def _round(value: Any, decimals: int | None) -> Any:
+    if not isinstance(value, (int, float)) or decimals is None:
+        return value
+    return f"{value:.{decimals}f}"
+
+
+def conformance(results: Iterable[ClaimResult]) -> dict[str, Any]:
+    """Claims × implementation/device/dtype: the worst outcome of the checks in each cell."""
+    order = [Outcome.CRASHED, Outcome.FAILS, Outcome.HOLDS, Outcome.SKIPPED]
+    columns: set[str] = set()
+    rows = []
+    for result in results:
+        cells: dict[str, str] = {}
+        for check in result.checks:
+            if not any(k in check.params for k in IMPL_KEYS):
+                continue
+            column = " / ".join(check.params.get(k, "-") for k in IMPL_KEYS)
+            columns.add(column)
+            current = cells.get(column)
+            if current is None or order.index(check.outcome) < order.index(Outcome(current)):
+                cells[column] = check.outcome.value
+        if cells:
+            rows.append({"claim_id": result.claim.id, "verdict": result.verdict.value,
+                         "cells": cells})
+    return {"columns": sorted(columns), "rows": rows}
+
+
+def build(
+    verdicts: list[ClaimResult],
+    environment: dict[str, Any],
+    stop_errors: list[str],
+    problems: list[str],
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    counts = {v.value: 0 for v in Verdict}
+    for result in verdicts:
+        counts[result.verdict.value] += 1
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "environment": environment,
+        "summary": {
+            "claims": len(verdicts),
+            "counts": counts,
+            "checks": sum(len(r.checks) for r in verdicts),
+            "ok": not stop_errors and not problems,
+            "problems": problems,
+            "stop_errors": stop_errors,
+        },
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "claims": [_claim_dict(r) for r in verdicts],
+        "errata": errata(verdicts),
+        "conformance": conformance(verdicts),
+    }

@@ -1,0 +1,245 @@
+"""Checks of the section 'The Solution: Converting Scores to Probabilities'."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from impl import oracle
+from impl.registry import cases
+from tests.checks.helpers import (
+    Worst,
+    claim_tolerance,
+    compare_printed_vector,
+    compare_to_exact,
+    decimals,
+    printed,
+    score_vectors,
+)
+
+EXAMPLE = "example-probabilities"
+
+
+@pytest.mark.claim(EXAMPLE)
+def test_example_probabilities_against_exact_oracle(evidence):
+    scores, shown = printed(EXAMPLE, "scores"), printed(EXAMPLE, "probabilities")
+    evidence.record_inputs(scores=scores, oracle=f"mpmath, {oracle.DIGITS} digits")
+    exact = oracle.softmax(scores)
+    compare_printed_vector(evidence, EXAMPLE, [f"p[{t}]" for t in printed(EXAMPLE, "tokens")],
+                           shown, exact)
+
+
+@pytest.mark.claim(EXAMPLE)
+@pytest.mark.parametrize("case", cases(tags={"row-wise"}))
+def test_example_probabilities_per_implementation(evidence, case):
+    scores, shown = printed(EXAMPLE, "scores"), printed(EXAMPLE, "probabilities")
+    evidence.record_inputs(scores=scores)
+    measured = case.run_float64(scores)
+    compare_to_exact(evidence, "output vs exact", oracle.softmax(scores), measured, case.dtype)
+    compare_printed_vector(evidence, EXAMPLE, [f"p[{t}]" for t in printed(EXAMPLE, "tokens")],
+                           shown, measured)
+
+
+@pytest.mark.claim("example-probabilities-sum-to-one")
+def test_printed_example_sums_to_one(evidence):
+    shown = printed("example-probabilities-sum-to-one", "probabilities")
+    total = math.fsum(shown)
+    rounding = len(shown) * claim_tolerance("example-probabilities-sum-to-one").bound
+    evidence.record_inputs(printed=shown)
+    evidence.note(f"Four values each rounded to 2 decimals can be off by at most "
+                  f"{len(shown)} × 0.005 = {rounding:g} in total.")
+    evidence.printed_value("sum of printed probabilities", total, 1.0, rounding,
+                           f"|Σ − 1| ≤ {rounding:g}", decimals=2)
+
+
+@pytest.mark.claim("example-attention-shares")
+def test_attention_shares(evidence):
+    cid = "example-attention-shares"
+    scores, shares = printed(cid, "scores"), printed(cid, "shares")
+    tokens = printed(EXAMPLE, "tokens")
+    exact = oracle.softmax(scores)
+    tol = claim_tolerance(cid)
+    evidence.record_inputs(scores=scores, tokens=tokens)
+    for token, share in shares.items():
+        evidence.printed_value(f"share of '{token}'", share, exact[tokens.index(token)],
+                               tol.bound, tol.description, decimals(cid))
+
+
+# -- all values are positive ---------------------------------------------------------------------
+@pytest.mark.claim("outputs-positive", reading="exact")
+def test_outputs_positive_exact(evidence):
+    worst = Worst()
+
+    @given(score_vectors(bound=700.0))
+    def every_output_positive(scores):
+        smallest = min(oracle.softmax_exact(scores))
+        worst.update(-float(mpmath.log10(smallest)), scores=scores)
+        assert smallest > 0
+
+    every_output_positive()
+    evidence.note(f"{worst.count} Hypothesis examples, scores in [−700, 700], mpmath "
+                  f"{oracle.DIGITS} digits.")
+    evidence.property_holds("min output > 0 (exact)", True,
+                            f"smallest output ≈ 1e-{worst.value:.0f}", "> 0")
+
+
+def _underflow_gap(case) -> float:
+    """A score gap whose exp underflows to 0 in the dtype: ln(smallest subnormal) − 10."""
+    import torch
+
+    tiny = torch.finfo(getattr(torch, case.dtype)).smallest_normal
+    mantissa = torch.finfo(getattr(torch, case.dtype)).eps
+    return -(math.log(tiny * mantissa) - 10.0)
+
+
+@pytest.mark.claim("outputs-positive", reading="non-negative-float")
+@pytest.mark.parametrize("case", cases(tags={"row-wise"}))
+def test_outputs_non_negative(evidence, case):
+    rng = np.random.default_rng(0)
+    gap = _underflow_gap(case)
+    inputs = [rng.normal(0, 3, 32), [0.0, -gap], [5.0, 5.0, -gap, 4.0]]
+    evidence.record_inputs(seed=0, rows=len(inputs), underflow_gap=gap)
+    smallest = min(float(case.run_float64(x).min()) for x in inputs)
+    evidence.property_holds("min output ≥ 0", smallest >= 0, smallest, "≥ 0")
+
+
+@pytest.mark.claim("outputs-positive", reading="strictly-positive-float")
+@pytest.mark.parametrize("case", cases(tags={"row-wise"}))
+def test_outputs_strictly_positive(evidence, case):
+    gap = _underflow_gap(case)
+    scores = [0.0, -gap]
+    out = case.run_float64(scores)
+    evidence.record_inputs(scores=scores)
+    evidence.note(f"exp(−{gap:.0f}) is below the smallest {case.dtype} subnormal, so the "
+                  f"exact weight (≈ e^−{gap:.0f}) cannot be represented.")
+    evidence.property_holds("min output > 0", float(out.min()) > 0, float(out.min()), "> 0")
+
+
+# -- they sum to 1.0 ------------------------------------------------------------------------------
+@pytest.mark.claim("outputs-sum-to-one", reading="exact")
+def test_sum_to_one_exact(evidence):
+    worst = Worst()
+
+    @given(score_vectors(max_size=64, bound=700.0))
+    def sums_to_one(scores):
+        with mpmath.workdps(oracle.DIGITS):
+            error = abs(mpmath.fsum(oracle.softmax_exact(scores)) - 1)
+        worst.update(float(error), scores=scores)
+        assert error < mpmath.mpf(10) ** -45
+
+    sums_to_one()
+    evidence.property_holds("max |Σp − 1| (exact)", worst.value < 1e-45, worst.value, "< 1e-45")
+
+
+def _random_rows(seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.normal(0, scale, n) for n in (4, 16, 256) for scale in (1.0, 5.0)]
+
+
+@pytest.mark.claim("outputs-sum-to-one", reading="within-rounding")
+@pytest.mark.parametrize("case", cases(tags={"row-wise"}))
+def test_sum_to_one_within_rounding(evidence, case):
+    rows = _random_rows()
+    evidence.record_inputs(seed=0, row_lengths=[len(r) for r in rows], scales=[1.0, 5.0])
+    worst_ratio, worst = 0.0, (0.0, 0.0)
+    for row in rows:
+        error = abs(math.fsum(case.run_float64(row)) - 1.0)
+        bound = (len(row) + 3) * case.eps
+        if error / bound >= worst_ratio:
+            worst_ratio, worst = error / bound, (error, bound)
+    evidence.close_to("|Σp − 1| (worst row, summed exactly)", 0.0, worst[0], worst[1],
+                      f"(n + 3)·eps({case.dtype})")
+
+
+@pytest.mark.claim("outputs-sum-to-one", reading="bitwise-exact")
+@pytest.mark.parametrize("case", cases(tags={"row-wise"}))
+def test_sum_is_bitwise_one(evidence, case):
+    rows = _random_rows()
+    sums = [float(case.run(row).sum()) for row in rows]
+    off = [s for s in sums if s != 1.0]
+    evidence.record_inputs(seed=0, row_lengths=[len(r) for r in rows])
+    evidence.property_holds("rows whose in-dtype sum == 1.0", not off,
+                            f"{len(rows) - len(off)} of {len(rows)}; e.g. {off[:2]}", "all")
+
+
+# -- amplification, differentiability, sharpness -----------------------------------------------
+@pytest.mark.claim("exp-amplifies-differences", reading="exponential-ratio")
+def test_ratio_is_exponential_of_gap(evidence):
+    worst = Worst()
+
+    @given(score_vectors(bound=50.0), st.data())
+    def ratio_is_exp_gap(scores, data):
+        i = data.draw(st.integers(0, len(scores) - 1), label="i")
+        j = data.draw(st.integers(0, len(scores) - 1), label="j")
+        p = oracle.softmax_exact(scores)
+        with mpmath.workdps(oracle.DIGITS):
+            gap = mpmath.mpf(scores[i]) - mpmath.mpf(scores[j])
+            error = abs(mpmath.log(p[i] / p[j]) - gap)
+        worst.update(float(error), scores=scores, i=i, j=j)
+        assert error < mpmath.mpf(10) ** -40
+
+    ratio_is_exp_gap()
+    evidence.property_holds("max |ln(p_i/p_j) − (x_i − x_j)|", True, worst.value, "< 1e-40")
+
+
+@pytest.mark.claim("exp-amplifies-differences", reading="more-peaked-than-linear")
+def test_top_share_beats_linear_normalization(evidence):
+    @given(st.lists(st.floats(0.01, 100.0), min_size=2, max_size=8))
+    def softmax_top_share_is_larger(scores):
+        p = oracle.softmax(scores)
+        linear = np.asarray(scores) / math.fsum(scores)
+        top = int(np.argmax(scores))
+        assert p[top] >= linear[top], (
+            f"softmax top share {p[top]:.4f} < linear top share {linear[top]:.4f}"
+        )
+
+    evidence.note("Hypothesis searches positive score vectors in [0.01, 100].")
+    softmax_top_share_is_larger()
+
+
+@pytest.mark.claim("softmax-differentiable")
+@pytest.mark.parametrize("case", cases(tags={"row-wise"}, dtypes=("float64",), backend="torch"))
+def test_jacobian_matches_closed_form(evidence, case):
+    import torch
+
+    rng = np.random.default_rng(1)
+    scores = torch.tensor(rng.normal(0, 2, 6), dtype=torch.float64, device=case.device)
+    jac = torch.autograd.functional.jacobian(lambda x: case.impl.fn(x, axis=-1), scores)
+    p = torch.softmax(scores, dim=-1)
+    closed_form = torch.diag(p) - torch.outer(p, p)
+    evidence.record_inputs(seed=1, scores=scores)
+    compare_to_exact(evidence, "autograd Jacobian vs diag(p) − ppᵀ", closed_form, jac, "float64")
+    gradcheck_ok = torch.autograd.gradcheck(
+        lambda x: case.impl.fn(x, axis=-1), (scores.clone().requires_grad_(),), eps=1e-6,
+        atol=1e-7,
+    )
+    evidence.property_holds("torch.autograd.gradcheck (finite differences)", gradcheck_ok,
+                            gradcheck_ok, "passes")
+
+
+@pytest.mark.claim("sharp-patterns-possible")
+def test_scaling_scores_approaches_one_hot(evidence):
+    scores = printed(EXAMPLE, "scores")
+    factors = [0.25, 0.5, 1, 2, 4, 8, 16, 32, 64]
+    peaks = [float(max(oracle.softmax_exact([c * s for s in scores]))) for c in factors]
+    evidence.record_inputs(scores=scores, factors=factors)
+    evidence.property_holds("max weight is increasing in the factor",
+                            all(b > a for a, b in zip(peaks, peaks[1:], strict=False)), peaks,
+                            "strictly increasing")
+    evidence.property_holds("max weight at factor 64", peaks[-1] > 0.999, peaks[-1], "> 0.999")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 2.6))
+    ax.semilogx(factors, peaks, marker="o")
+    ax.set_xlabel("factor c in softmax(c·x)")
+    ax.set_ylabel("largest weight")
+    ax.set_title("example scores [2.8, 1.2, 0.5, 3.1]")
+    evidence.figure(fig, "The largest weight grows towards 1 as the scores are scaled up.")

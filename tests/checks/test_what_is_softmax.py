@@ -1,0 +1,158 @@
+"""Checks of the section 'What Is Softmax, Really?'."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from impl import oracle, reference
+from impl.registry import cases, get, to_numpy
+from tests.checks.helpers import Worst, compare_to_exact, printed, score_vectors
+
+ARTICLE = ("numpy-article",)
+EXAMPLE_SCORES = "example-probabilities"
+
+
+def _article_cases():
+    """The printed function on numpy (as printed) and, through the Array API, on torch."""
+    return cases(ids=["numpy-article"]) + cases(ids=["torch-article"])
+
+
+@pytest.mark.claim("three-line-function-is-softmax", reading="single-vector")
+@pytest.mark.parametrize("case", _article_cases())
+def test_article_function_on_one_vector(evidence, case):
+    rng = np.random.default_rng(2)
+    rows = [printed(EXAMPLE_SCORES, "scores"), rng.normal(0, 4, 64).tolist()]
+    evidence.record_inputs(seed=2, rows=["article example scores", "64 normal(0, 4) scores"])
+    for index, row in enumerate(rows):
+        compare_to_exact(evidence, f"row {index}: output vs exact softmax", oracle.softmax(row),
+                         case.run_float64(row), case.dtype)
+
+
+@pytest.mark.claim("three-line-function-is-softmax", reading="score-matrix-rows")
+@pytest.mark.parametrize("case", _article_cases())
+def test_article_function_on_score_matrix(evidence, case):
+    rng = np.random.default_rng(3)
+    scores = rng.normal(0, 2, (4, 6))
+    evidence.record_inputs(seed=3, shape=list(scores.shape))
+    out = case.run_float64(scores)
+    row_sums = out.sum(axis=-1)
+    evidence.note("Each row is one query's attention scores; softmax must normalize each row.")
+    compare_to_exact(evidence, "row-wise output vs exact softmax of each row",
+                     oracle.softmax(scores, axis=-1), out, case.dtype)
+    evidence.property_holds("every row sums to 1", bool(np.allclose(row_sums, 1.0, atol=1e-2)),
+                            row_sums, "Σ_row = 1")
+
+
+@pytest.mark.claim("shift-invariance", reading="exact")
+def test_shift_invariance_exact(evidence):
+    worst = Worst()
+
+    @given(score_vectors(bound=100.0), st.floats(-1e6, 1e6, allow_nan=False))
+    def shift_changes_nothing(scores, c):
+        plain = oracle.softmax_exact(scores)
+        shifted = oracle.softmax_exact(scores, shift=c)
+        with mpmath.workdps(oracle.DIGITS):
+            error = max(abs(a - b) for a, b in zip(plain, shifted, strict=True))
+        worst.update(float(error), scores=scores, c=c)
+        assert error < mpmath.mpf(10) ** -30
+
+    shift_changes_nothing()
+    evidence.note(f"{worst.count} Hypothesis examples; |c| ≤ 1e6, mpmath {oracle.DIGITS} digits "
+                  "(the shifted scores are computed exactly in mpmath, not rounded to float).")
+    evidence.property_holds("max |softmax(x − c) − softmax(x)|", True, worst.value, "< 1e-30")
+
+
+@pytest.mark.claim("shift-invariance", reading="float-exact-shift")
+@pytest.mark.parametrize("case", cases(tags={"row-wise", "stable"}))
+def test_shift_invariance_float(evidence, case):
+    grid = st.integers(-16 * 16, 16 * 16).map(lambda k: k / 16)  # |x| ≤ 16 on a 1/16 grid
+    shift = st.integers(-48 * 16, 48 * 16).map(lambda k: k / 16)  # |c| ≤ 48, so |x − c| ≤ 64
+    worst = Worst()
+
+    @given(st.lists(grid, min_size=2, max_size=12), shift)
+    def shift_changes_nothing(scores, c):
+        plain = case.run_float64(scores)
+        shifted = case.run_float64([s - c for s in scores])
+        error = float(np.max(np.abs(plain - shifted)))
+        worst.update(error, scores=scores, c=c)
+        exact = oracle.softmax(scores)
+        bound = 2 * (float(np.max(np.abs(plain - exact))) + float(np.max(np.abs(shifted - exact))))
+        assert error <= bound + 1e-300, f"shift moved outputs by {error:g} > {bound:g}"
+
+    shift_changes_nothing()
+    evidence.note(f"{worst.count} Hypothesis examples; the bound is twice the sum of both "
+                  "runs' own errors against the exact softmax (self-calibrating rule).")
+    evidence.property_holds("largest change caused by the shift", True, worst.value,
+                            "≤ 2 × (error of each run vs exact)")
+
+
+# -- each step has a reason ---------------------------------------------------------------------
+def _overflowing_scores(dtype: str) -> list[float]:
+    """Scores whose exp overflows `dtype`: the largest is ln(max finite) + 2."""
+    import torch
+
+    top = math.log(torch.finfo(getattr(torch, dtype)).max) + 2.0
+    return [top, top - 1.0, top - 3.0]
+
+
+@pytest.mark.claim("each-step-has-a-reason", reading="skip-shift")
+@pytest.mark.parametrize("case", cases(ids=["numpy-naive", "torch-naive"]))
+def test_skipping_shift_overflows(evidence, case):
+    scores = _overflowing_scores(case.dtype)
+    naive = case.run_float64(scores)
+    stable_case = type(case)(get(case.impl.id.replace("naive", "stable")), case.device, case.dtype)
+    stable = stable_case.run_float64(scores)
+    evidence.record_inputs(scores=scores)
+    evidence.property_holds("unshifted output is not finite", not np.isfinite(naive).all(),
+                            naive, "inf or NaN")
+    compare_to_exact(evidence, "shifted output vs exact", oracle.softmax(scores), stable,
+                     case.dtype)
+
+
+@pytest.mark.claim("each-step-has-a-reason", reading="skip-exponentiate")
+def test_skipping_exponentiate(evidence):
+    scores = np.asarray(printed(EXAMPLE_SCORES, "scores"))
+    shifted = scores - scores.max()
+    without_exp = shifted / shifted.sum()
+    top = int(np.argmax(scores))
+    evidence.record_inputs(scores=scores, shift_then_normalize=without_exp)
+    evidence.property_holds("weight of the top-scoring token", without_exp[top] == 0.0,
+                            float(without_exp[top]), "0 (the top token is ignored)")
+    evidence.property_holds("order of weights reversed vs scores",
+                            bool(np.argmin(without_exp) == top), without_exp, "argmin = argmax")
+
+
+@pytest.mark.claim("each-step-has-a-reason", reading="skip-normalize")
+def test_skipping_normalize(evidence):
+    scores = np.asarray(printed(EXAMPLE_SCORES, "scores"))
+    unnormalized = np.exp(scores - scores.max())
+    total = math.fsum(unnormalized)
+    evidence.record_inputs(scores=scores)
+    evidence.property_holds("Σ exp(x − max) differs from 1", abs(total - 1) > 0.1, total, "≠ 1")
+
+
+@pytest.mark.claim("production-softmax-is-overflow-safe")
+@pytest.mark.parametrize("case", cases(tags={"library"}))
+def test_production_softmax_handles_overflowing_scores(evidence, case):
+    scores = _overflowing_scores(case.dtype)
+    evidence.record_inputs(scores=scores, why="exp(max score) exceeds the dtype's largest value")
+    out = case.run_float64(scores)
+    evidence.property_holds("output is finite", bool(np.isfinite(out).all()), out, "finite")
+    compare_to_exact(evidence, "output vs exact", oracle.softmax(scores), out, case.dtype)
+
+
+def test_reference_article_function_is_as_printed():
+    """Guard: the registered article function must stay the literal three lines."""
+    import inspect
+
+    source = inspect.getsource(reference.article_softmax)
+    for line in ("shifted = x - xp.max(x)", "exp_shifted = xp.exp(shifted)",
+                 "return exp_shifted / xp.sum(exp_shifted)"):
+        assert line in source
+    assert to_numpy is not None and ARTICLE
