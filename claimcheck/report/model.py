@@ -68,6 +68,9 @@ def _reading_outcomes(result: ClaimResult, reading_id: str) -> dict[str, int]:
 
 
 def _precision_rank(check: CheckResult) -> int:
+    """Errata take the true value from the exact oracle first, then the most precise dtype."""
+    if "implementation" not in check.params:
+        return -1
     values = " ".join(check.params.values())
     return next((i for i, key in enumerate(PRECISE_FIRST) if key in values), len(PRECISE_FIRST))
 
