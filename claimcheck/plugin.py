@@ -19,6 +19,7 @@ from claimcheck.outcomes import classify, failure_message, falsifying_example
 from claimcheck.verdicts import CheckResult, ClaimResult, Outcome, decide_all
 
 EVIDENCE_KEY = pytest.StashKey[Evidence]()
+_ACTIVE: dict[str, Claim] = {}
 SESSION_KEY = pytest.StashKey["ClaimSession"]()
 WORST_FIRST = [Outcome.CRASHED, Outcome.FAILS, Outcome.SKIPPED, Outcome.HOLDS]
 
@@ -48,6 +49,14 @@ class ClaimSession:
             return None
         path = Path(value)
         return path if path.is_absolute() else Path(self.config.rootpath, path)
+
+
+def active_claims() -> dict[str, Claim]:
+    """The claims this session loaded, so checks read the article's numbers from the same files
+    that were validated (never a second copy)."""
+    if not _ACTIVE:
+        raise RuntimeError("no claims loaded: run the checks through pytest with claimcheck")
+    return _ACTIVE
 
 
 # -- options, markers ----------------------------------------------------------------------------
@@ -117,6 +126,8 @@ def pytest_collection_modifyitems(
         raise pytest.UsageError(
             "invalid claim files; no check was run:\n  " + "\n  ".join(state.stop_errors)
         ) from None
+    _ACTIVE.clear()
+    _ACTIVE.update(state.claims)
     errors = link_errors(state.claims, links)
     if errors:
         state.stop_errors = errors

@@ -9,20 +9,12 @@ from hypothesis import strategies as st
 
 from claimcheck.evidence import Evidence
 from claimcheck.model import Claim
+from claimcheck.plugin import active_claims
 from claimcheck.tolerance import ClaimTolerance, numeric_tolerance
 
-CLAIMS: dict[str, Claim] = {}
-
-
 def claim(claim_id: str) -> Claim:
-    """The claim as loaded from claims/ (the checks read printed numbers from there, never inline)."""
-    if not CLAIMS:
-        from pathlib import Path
-
-        from claimcheck.loader import load_claims
-
-        CLAIMS.update(load_claims(Path(__file__).resolve().parents[2] / "claims"))
-    return CLAIMS[claim_id]
+    """The claim as the session loaded it (checks read printed numbers from there, never inline)."""
+    return active_claims()[claim_id]
 
 
 def printed(claim_id: str, key: str) -> Any:
