@@ -12,6 +12,7 @@ from claimcheck.model import Claim
 from claimcheck.plugin import active_claims
 from claimcheck.tolerance import ClaimTolerance, numeric_tolerance
 
+
 def claim(claim_id: str) -> Claim:
     """The claim as the session loaded it (checks read printed numbers from there, never inline)."""
     return active_claims()[claim_id]
