@@ -82,15 +82,29 @@ class Evidence:
         self.figures.append(Figure(caption, base64.b64encode(buf.getvalue()).decode("ascii")))
 
     def printed_value(
-        self, quantity: str, printed: float, true: float, bound: float, tolerance: str,
+        self,
+        quantity: str,
+        printed: float,
+        true: float,
+        bound: float,
+        tolerance: str,
         decimals: int | None = None,
     ) -> bool:
         """The article's printed number against the true value, within the claim tolerance."""
         deviation = abs(float(true) - float(printed))
         holds = math.isfinite(deviation) and deviation <= bound * (1 + 1e-12)
         self.comparisons.append(
-            Comparison(quantity, "article", printed, float(true), deviation, bound, tolerance,
-                       holds, decimals)
+            Comparison(
+                quantity,
+                "article",
+                printed,
+                float(true),
+                deviation,
+                bound,
+                tolerance,
+                holds,
+                decimals,
+            )
         )
         return holds
 
@@ -101,16 +115,25 @@ class Evidence:
         deviation = _max_abs_difference(exact, measured)
         holds = deviation is not None and deviation <= bound
         self.comparisons.append(
-            Comparison(quantity, "oracle", _plain(exact), _plain(measured), deviation, bound,
-                       tolerance, holds)
+            Comparison(
+                quantity,
+                "oracle",
+                _plain(exact),
+                _plain(measured),
+                deviation,
+                bound,
+                tolerance,
+                holds,
+            )
         )
         return holds
 
     def property_holds(self, quantity: str, holds: bool, measured: Any, expected: str) -> bool:
         """A yes/no property (e.g. 'all outputs > 0'), with the value that decided it."""
         self.comparisons.append(
-            Comparison(quantity, "property", expected, _plain(measured), None, None, expected,
-                       bool(holds))
+            Comparison(
+                quantity, "property", expected, _plain(measured), None, None, expected, bool(holds)
+            )
         )
         return bool(holds)
 

@@ -30,11 +30,13 @@ def link_of(item: pytest.Item) -> Link | None:
     marker = markers[0]
     if len(marker.args) != 1 or not isinstance(marker.args[0], str):
         raise pytest.UsageError(
-            f"{item.nodeid}: use @pytest.mark.claim(\"claim-id\", reading=\"reading-id\")"
+            f'{item.nodeid}: use @pytest.mark.claim("claim-id", reading="reading-id")'
         )
     unknown = set(marker.kwargs) - {"reading"}
     if unknown:
-        raise pytest.UsageError(f"{item.nodeid}: unknown claim marker argument(s) {sorted(unknown)}")
+        raise pytest.UsageError(
+            f"{item.nodeid}: unknown claim marker argument(s) {sorted(unknown)}"
+        )
     return Link(marker.args[0], marker.kwargs.get("reading"))
 
 
@@ -65,7 +67,9 @@ def link_errors(claims: Mapping[str, Claim], links: Mapping[str, Link]) -> list[
             continue
         for reading in claim.readings:
             if reading.id not in checked[claim.id]:
-                errors.append(f"{_where(claim)}: reading {reading.id!r} of claim {claim.id!r} has no check")
+                errors.append(
+                    f"{_where(claim)}: reading {reading.id!r} of claim {claim.id!r} has no check"
+                )
     return errors
 
 

@@ -35,7 +35,9 @@ def _schema_errors(doc: PositionedDocument, validator: Any) -> list[ClaimFileErr
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
             if extra:
                 path = (*path, extra[0])
-                message = f"unknown field {extra[0]!r} (allowed: {', '.join(err.schema['properties'])})"
+                message = (
+                    f"unknown field {extra[0]!r} (allowed: {', '.join(err.schema['properties'])})"
+                )
         elif err.validator == "required":
             message = f"missing required field: {err.message.split(' is a required')[0]}"
         errors.append(ClaimFileError(doc.location(path), message))
@@ -118,4 +120,3 @@ def load_claims(claims_dir: Path) -> dict[str, Claim]:
     if errors:
         raise ClaimErrors(errors)
     return registry
-

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     SUPPORTED = "SUPPORTED"
     REFUTED = "REFUTED"
     PARTLY_SUPPORTED = "PARTLY SUPPORTED"
@@ -21,7 +21,7 @@ class Verdict(str, enum.Enum):
         return self.value.lower().replace(" ", "-")
 
 
-class Kind(str, enum.Enum):
+class Kind(enum.StrEnum):
     NUMERIC_EXAMPLE = "numeric-example"
     MATH_PROPERTY = "math-property"
     STATISTICAL = "statistical"

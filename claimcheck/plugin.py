@@ -62,15 +62,28 @@ def active_claims() -> dict[str, Claim]:
 # -- options, markers ----------------------------------------------------------------------------
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("claimcheck", "claim verification")
-    group.addoption("--claims-dir", help="directory of claim YAML files (ini: claimcheck_claims_dir)")
+    group.addoption(
+        "--claims-dir", help="directory of claim YAML files (ini: claimcheck_claims_dir)"
+    )
     group.addoption("--reports-dir", help="where reports are written (ini: claimcheck_reports_dir)")
-    group.addoption("--claim", action="append", default=[], metavar="ID",
-                    help="check only this claim (repeatable)")
+    group.addoption(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="check only this claim (repeatable)",
+    )
     group.addoption("--no-reports", action="store_true", help="do not write reports")
-    group.addoption("--require-all-run", action="store_true",
-                    help="fail when a claim is NOT RUN (for GPU runners, where nothing may skip)")
-    group.addoption("--compare-with", metavar="VERDICT_JSON",
-                    help="a previous verdict.json; the report shows what changed")
+    group.addoption(
+        "--require-all-run",
+        action="store_true",
+        help="fail when a claim is NOT RUN (for GPU runners, where nothing may skip)",
+    )
+    group.addoption(
+        "--compare-with",
+        metavar="VERDICT_JSON",
+        help="a previous verdict.json; the report shows what changed",
+    )
     parser.addini("claimcheck_claims_dir", "directory of claim YAML files", default="")
     parser.addini("claimcheck_reports_dir", "where reports are written", default="reports")
 
@@ -116,8 +129,10 @@ def pytest_collection_modifyitems(
     state.links = links
     claims_dir = state.option_path("--claims-dir", "claimcheck_claims_dir")
     if claims_dir is None:
-        state.stop_errors = ["checks name claims, but no claims directory is configured "
-                             "(--claims-dir or ini claimcheck_claims_dir)"]
+        state.stop_errors = [
+            "checks name claims, but no claims directory is configured "
+            "(--claims-dir or ini claimcheck_claims_dir)"
+        ]
         raise pytest.UsageError(state.stop_errors[0])
     try:
         state.claims = load_claims(claims_dir)
@@ -149,7 +164,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash[SESSION_KEY]
     if state.links:
         # -k / -m may have deselected checks: a claim is reported only if a check of it remains.
-        remaining = {state.links[i.nodeid].claim_id for i in session.items if i.nodeid in state.links}
+        remaining = {
+            state.links[i.nodeid].claim_id for i in session.items if i.nodeid in state.links
+        }
         filtered = bool(session.config.getoption("-k") or session.config.getoption("-m"))
         state.selected = [
             c for c in state.selected if c.id in remaining or (not c.checkable and not filtered)
@@ -208,8 +225,9 @@ def pytest_runtest_makereport(
     previous = state.results.get(item.nodeid)
     if record is not None and call.excinfo is not None:
         record.falsifying_example = falsifying_example(call) or record.falsifying_example
-    result = previous or CheckResult(item.nodeid, link.claim_id, link.reading, _params(item),
-                                     Outcome.HOLDS)
+    result = previous or CheckResult(
+        item.nodeid, link.claim_id, link.reading, _params(item), Outcome.HOLDS
+    )
     if check_outcome is not None and (
         previous is None or WORST_FIRST.index(check_outcome) < WORST_FIRST.index(result.outcome)
     ):

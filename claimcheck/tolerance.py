@@ -24,7 +24,9 @@ class ClaimTolerance:
             raise ValueError("this claim has no 'tolerance' field; numeric claims need one")
         if "decimals" in spec:
             k = int(spec["decimals"])
-            return cls(0.5 * 10.0**-k, f"printed with {k} decimals: |true − printed| ≤ {0.5 * 10.0**-k:g}")
+            return cls(
+                0.5 * 10.0**-k, f"printed with {k} decimals: |true − printed| ≤ {0.5 * 10.0**-k:g}"
+            )
         if "absolute" in spec:
             return cls(float(spec["absolute"]), f"|true − printed| ≤ {spec['absolute']:g}")
         raise ValueError(f"unsupported claim tolerance {dict(spec)!r}; use decimals or absolute")
@@ -60,7 +62,9 @@ DEFAULT_NUMERIC: dict[str, tuple[float, float]] = {
 }
 
 
-def numeric_tolerance(dtype: str, overrides: Mapping[str, tuple[float, float]] | None = None) -> NumericTolerance:
+def numeric_tolerance(
+    dtype: str, overrides: Mapping[str, tuple[float, float]] | None = None
+) -> NumericTolerance:
     """The tolerance for `dtype`, optionally overridden per check (PyTorch's toleranceOverride idea)."""
     table = {**DEFAULT_NUMERIC, **(overrides or {})}
     if dtype not in table:

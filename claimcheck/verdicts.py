@@ -14,7 +14,7 @@ from typing import Any
 from claimcheck.model import Claim, Verdict
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     HOLDS = "holds"  # the check ran and the claim held
     FAILS = "fails"  # the check ran and an assertion about the claim failed
     CRASHED = "crashed"  # an exception other than a failed assertion: a harness bug
@@ -70,23 +70,35 @@ def decide(claim: Claim, checks: Sequence[CheckResult]) -> ClaimResult:
     skip_note = f" Not run here: {_names(skipped)}." if skipped else ""
     if crashed:
         return ClaimResult(
-            claim, Verdict.ERROR, f"A check crashed (a harness defect, not evidence): "
-            f"{_names(crashed)}.", list(checks))
+            claim,
+            Verdict.ERROR,
+            f"A check crashed (a harness defect, not evidence): {_names(crashed)}.",
+            list(checks),
+        )
     if not ran:
         reasons = sorted({c.message for c in skipped if c.message})
         why = "; ".join(reasons) if reasons else "no check was selected"
         return ClaimResult(claim, Verdict.NOT_RUN, f"Every check was skipped: {why}.", list(checks))
     if not fails:
         return ClaimResult(
-            claim, Verdict.SUPPORTED, f"All {len(holds)} checks that ran hold.{skip_note}",
-            list(checks))
+            claim,
+            Verdict.SUPPORTED,
+            f"All {len(holds)} checks that ran hold.{skip_note}",
+            list(checks),
+        )
     if not holds:
         return ClaimResult(
-            claim, Verdict.REFUTED, f"All {len(fails)} checks that ran fail.{skip_note}",
-            list(checks))
+            claim,
+            Verdict.REFUTED,
+            f"All {len(fails)} checks that ran fail.{skip_note}",
+            list(checks),
+        )
     return ClaimResult(
-        claim, Verdict.PARTLY_SUPPORTED,
-        f"Holds for {_names(holds)}; fails for {_names(fails)}.{skip_note}", list(checks))
+        claim,
+        Verdict.PARTLY_SUPPORTED,
+        f"Holds for {_names(holds)}; fails for {_names(fails)}.{skip_note}",
+        list(checks),
+    )
 
 
 def decide_all(claims: Iterable[Claim], checks: Sequence[CheckResult]) -> list[ClaimResult]:

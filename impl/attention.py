@@ -32,13 +32,21 @@ def causal_allowed(n: int, m: int | None = None, like: Any = None) -> Any:
     return cols <= rows
 
 
-def softmax_attention(q: Any, k: Any, v: Any, *, scale: bool | float = True,
-                      causal: bool = False, fill: float = float("-inf")) -> Any:
+def softmax_attention(
+    q: Any,
+    k: Any,
+    v: Any,
+    *,
+    scale: bool | float = True,
+    causal: bool = False,
+    fill: float = float("-inf"),
+) -> Any:
     """softmax(QKᵀ/√d_k + mask)·V, the standard attention."""
     s = scores(q, k, scale)
     if causal:
-        weights = reference.masked_softmax(s, causal_allowed(s.shape[-2], s.shape[-1], s),
-                                           fill=fill)
+        weights = reference.masked_softmax(
+            s, causal_allowed(s.shape[-2], s.shape[-1], s), fill=fill
+        )
     else:
         weights = reference.stable_softmax(s)
     return weights @ v

@@ -70,16 +70,16 @@ def online_softmax(x: Any, axis: int = -1, block: int = 4) -> Any:
     n = moved.shape[-1]
     neg_inf = xp.asarray(float("-inf"), dtype=x.dtype, device=_device(x))
     zero = xp.asarray(0.0, dtype=x.dtype, device=_device(x))
-    running_max = xp.full(moved.shape[:-1] + (1,), float("-inf"), dtype=x.dtype,
-                          device=_device(x))
-    running_sum = xp.zeros(moved.shape[:-1] + (1,), dtype=x.dtype, device=_device(x))
+    running_max = xp.full((*moved.shape[:-1], 1), float("-inf"), dtype=x.dtype, device=_device(x))
+    running_sum = xp.zeros((*moved.shape[:-1], 1), dtype=x.dtype, device=_device(x))
     for start in range(0, n, block):
-        chunk = moved[..., start:start + block]
+        chunk = moved[..., start : start + block]
         new_max = xp.maximum(running_max, xp.max(chunk, axis=-1, keepdims=True))
         safe_max = xp.where(new_max == neg_inf, zero, new_max)
         rescale = xp.where(running_max == neg_inf, zero, xp.exp(running_max - safe_max))
-        running_sum = running_sum * rescale + xp.sum(xp.exp(chunk - safe_max), axis=-1,
-                                                     keepdims=True)
+        running_sum = running_sum * rescale + xp.sum(
+            xp.exp(chunk - safe_max), axis=-1, keepdims=True
+        )
         running_max = new_max
     safe_max = xp.where(running_max == neg_inf, zero, running_max)
     out = xp.exp(moved - safe_max) / running_sum

@@ -95,27 +95,76 @@ def cuda_available() -> bool:
 def _builtin() -> list[Implementation]:
     both = ("cpu", "cuda")
     return [
-        Implementation("numpy-stable", "softmax", "numpy", reference.stable_softmax, ("cpu",),
-                       NUMPY_DTYPES, "row-wise max shift, exp, normalize (numpy)",
-                       frozenset({"stable", "row-wise"})),
-        Implementation("numpy-naive", "softmax", "numpy", reference.naive_softmax, ("cpu",),
-                       NUMPY_DTYPES, "textbook formula without the shift (numpy)",
-                       frozenset({"row-wise"})),
-        Implementation("numpy-article", "softmax", "numpy", reference.article_softmax, ("cpu",),
-                       NUMPY_DTYPES, "the article's three-line function exactly as printed",
-                       frozenset({"stable"})),
-        Implementation("torch-stable", "softmax", "torch", reference.stable_softmax, both,
-                       ALL_DTYPES, "row-wise max shift, exp, normalize (torch ops)",
-                       frozenset({"stable", "row-wise"})),
-        Implementation("torch-naive", "softmax", "torch", reference.naive_softmax, both,
-                       ALL_DTYPES, "textbook formula without the shift (torch ops)",
-                       frozenset({"row-wise"})),
-        Implementation("torch-article", "softmax", "torch", reference.article_softmax, both,
-                       ALL_DTYPES, "the article's three-line function, on torch tensors",
-                       frozenset({"stable"})),
-        Implementation("torch-softmax", "softmax", "torch", library.torch_softmax, both,
-                       ALL_DTYPES, "torch.softmax (library kernel)",
-                       frozenset({"stable", "row-wise", "library"})),
+        Implementation(
+            "numpy-stable",
+            "softmax",
+            "numpy",
+            reference.stable_softmax,
+            ("cpu",),
+            NUMPY_DTYPES,
+            "row-wise max shift, exp, normalize (numpy)",
+            frozenset({"stable", "row-wise"}),
+        ),
+        Implementation(
+            "numpy-naive",
+            "softmax",
+            "numpy",
+            reference.naive_softmax,
+            ("cpu",),
+            NUMPY_DTYPES,
+            "textbook formula without the shift (numpy)",
+            frozenset({"row-wise"}),
+        ),
+        Implementation(
+            "numpy-article",
+            "softmax",
+            "numpy",
+            reference.article_softmax,
+            ("cpu",),
+            NUMPY_DTYPES,
+            "the article's three-line function exactly as printed",
+            frozenset({"stable"}),
+        ),
+        Implementation(
+            "torch-stable",
+            "softmax",
+            "torch",
+            reference.stable_softmax,
+            both,
+            ALL_DTYPES,
+            "row-wise max shift, exp, normalize (torch ops)",
+            frozenset({"stable", "row-wise"}),
+        ),
+        Implementation(
+            "torch-naive",
+            "softmax",
+            "torch",
+            reference.naive_softmax,
+            both,
+            ALL_DTYPES,
+            "textbook formula without the shift (torch ops)",
+            frozenset({"row-wise"}),
+        ),
+        Implementation(
+            "torch-article",
+            "softmax",
+            "torch",
+            reference.article_softmax,
+            both,
+            ALL_DTYPES,
+            "the article's three-line function, on torch tensors",
+            frozenset({"stable"}),
+        ),
+        Implementation(
+            "torch-softmax",
+            "softmax",
+            "torch",
+            library.torch_softmax,
+            both,
+            ALL_DTYPES,
+            "torch.softmax (library kernel)",
+            frozenset({"stable", "row-wise", "library"}),
+        ),
     ]
 
 
@@ -132,7 +181,9 @@ def get(impl_id: str) -> Implementation:
     try:
         return _REGISTRY[impl_id]
     except KeyError:
-        raise KeyError(f"unknown implementation {impl_id!r}; known: {', '.join(_REGISTRY)}") from None
+        raise KeyError(
+            f"unknown implementation {impl_id!r}; known: {', '.join(_REGISTRY)}"
+        ) from None
 
 
 def implementations(role: str = "softmax", tags: Iterable[str] = ()) -> list[Implementation]:

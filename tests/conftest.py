@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, settings
 _COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 
 settings.register_profile("dev", max_examples=60, **_COMMON)
-settings.register_profile("ci", max_examples=60, derandomize=True, database=None,
-                          print_blob=False, **_COMMON)
+settings.register_profile(
+    "ci", max_examples=60, derandomize=True, database=None, print_blob=False, **_COMMON
+)
 settings.register_profile("thorough", max_examples=2000, **_COMMON)
 
 PROFILE = os.environ.get("CLAIMCHECK_PROFILE") or ("ci" if os.environ.get("CI") else "dev")

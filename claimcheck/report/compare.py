@@ -31,15 +31,27 @@ def compare(current: dict[str, Any], previous_file: Path) -> dict[str, Any]:
     try:
         previous = json.loads(previous_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        return {"previous_file": str(previous_file), "error": f"cannot read: {exc}",
-                "previous_date": "?", "previous_commit": "?", "verdicts_changed": [],
-                "added": [], "removed": [], "values_moved": []}
+        return {
+            "previous_file": str(previous_file),
+            "error": f"cannot read: {exc}",
+            "previous_date": "?",
+            "previous_commit": "?",
+            "verdicts_changed": [],
+            "added": [],
+            "removed": [],
+            "values_moved": [],
+        }
     before = {c["id"]: c for c in previous.get("claims", [])}
     after = {c["id"]: c for c in current.get("claims", [])}
     old_values, new_values = _measured(previous), _measured(current)
     moved = [
-        {"claim_id": k[0], "check": k[1], "quantity": k[2], "before": old_values[k],
-         "after": new_values[k]}
+        {
+            "claim_id": k[0],
+            "check": k[1],
+            "quantity": k[2],
+            "before": old_values[k],
+            "after": new_values[k],
+        }
         for k in sorted(set(old_values) & set(new_values))
         if _moved(old_values[k], new_values[k])
     ]

@@ -42,8 +42,10 @@ def _claim_dict(result: ClaimResult) -> dict[str, Any]:
         "quote": claim.quote,
         "statement": claim.statement,
         "kind": claim.kind.value,
-        "readings": [{"id": r.id, "text": r.text, "outcomes": _reading_outcomes(result, r.id)}
-                     for r in claim.readings],
+        "readings": [
+            {"id": r.id, "text": r.text, "outcomes": _reading_outcomes(result, r.id)}
+            for r in claim.readings
+        ],
         "claimed": claim.claimed,
         "tolerance": claim.tolerance,
         "reason": claim.reason,
@@ -93,17 +95,19 @@ def errata(results: Iterable[ClaimResult]) -> list[dict[str, Any]]:
         for quantity, (_, comparison) in best.items():
             decimals = comparison.get("decimals")
             true = comparison["measured"]
-            rows.append({
-                "claim_id": result.claim.id,
-                "section": result.claim.section,
-                "quantity": quantity,
-                "printed": comparison["expected"],
-                "correct": true,
-                "correct_printed": _round(true, decimals),
-                "deviation": comparison["deviation"],
-                "tolerance": comparison["tolerance"],
-                "from_check": comparison["from_check"],
-            })
+            rows.append(
+                {
+                    "claim_id": result.claim.id,
+                    "section": result.claim.section,
+                    "quantity": quantity,
+                    "printed": comparison["expected"],
+                    "correct": true,
+                    "correct_printed": _round(true, decimals),
+                    "deviation": comparison["deviation"],
+                    "tolerance": comparison["tolerance"],
+                    "from_check": comparison["from_check"],
+                }
+            )
     return rows
 
 
@@ -129,8 +133,9 @@ def conformance(results: Iterable[ClaimResult]) -> dict[str, Any]:
             if current is None or order.index(check.outcome) < order.index(Outcome(current)):
                 cells[column] = check.outcome.value
         if cells:
-            rows.append({"claim_id": result.claim.id, "verdict": result.verdict.value,
-                         "cells": cells})
+            rows.append(
+                {"claim_id": result.claim.id, "verdict": result.verdict.value, "cells": cells}
+            )
     return {"columns": sorted(columns), "rows": rows}
 
 

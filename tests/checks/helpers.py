@@ -32,18 +32,28 @@ def decimals(claim_id: str) -> int | None:
 
 
 def compare_printed_vector(
-    evidence: Evidence, claim_id: str, names: list[str], printed_values: list[float],
+    evidence: Evidence,
+    claim_id: str,
+    names: list[str],
+    printed_values: list[float],
     true_values: Any,
 ) -> None:
     """Each printed number against the true one, within the claim tolerance of its precision."""
     tol = claim_tolerance(claim_id)
-    for name, shown, true in zip(names, printed_values, np.asarray(true_values).tolist(),
-                                 strict=True):
+    for name, shown, true in zip(
+        names, printed_values, np.asarray(true_values).tolist(), strict=True
+    ):
         evidence.printed_value(name, shown, true, tol.bound, tol.description, decimals(claim_id))
 
 
-def compare_to_exact(evidence: Evidence, quantity: str, exact: Any, measured: Any, dtype: str,
-                     overrides: dict[str, tuple[float, float]] | None = None) -> None:
+def compare_to_exact(
+    evidence: Evidence,
+    quantity: str,
+    exact: Any,
+    measured: Any,
+    dtype: str,
+    overrides: dict[str, tuple[float, float]] | None = None,
+) -> None:
     """Implementation against the exact oracle, within the per-dtype numerical tolerance."""
     tol = numeric_tolerance(dtype, overrides)
     bound = float(tol.atol + tol.rtol * np.max(np.abs(np.asarray(exact, dtype=np.float64))))
@@ -54,7 +64,8 @@ def score_vectors(min_size: int = 2, max_size: int = 16, bound: float = 20.0) ->
     """Finite score vectors, |score| ≤ bound (softmax inputs of an attention row)."""
     return st.lists(
         st.floats(-bound, bound, allow_nan=False, allow_infinity=False, width=64),
-        min_size=min_size, max_size=max_size,
+        min_size=min_size,
+        max_size=max_size,
     )
 
 

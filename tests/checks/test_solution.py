@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import mpmath
@@ -30,8 +31,9 @@ def test_example_probabilities_against_exact_oracle(evidence):
     scores, shown = printed(EXAMPLE, "scores"), printed(EXAMPLE, "probabilities")
     evidence.record_inputs(scores=scores, oracle=f"mpmath, {oracle.DIGITS} digits")
     exact = oracle.softmax(scores)
-    compare_printed_vector(evidence, EXAMPLE, [f"p[{t}]" for t in printed(EXAMPLE, "tokens")],
-                           shown, exact)
+    compare_printed_vector(
+        evidence, EXAMPLE, [f"p[{t}]" for t in printed(EXAMPLE, "tokens")], shown, exact
+    )
 
 
 @pytest.mark.claim(EXAMPLE)
@@ -41,8 +43,9 @@ def test_example_probabilities_per_implementation(evidence, case):
     evidence.record_inputs(scores=scores)
     measured = case.run_float64(scores)
     compare_to_exact(evidence, "output vs exact", oracle.softmax(scores), measured, case.dtype)
-    compare_printed_vector(evidence, EXAMPLE, [f"p[{t}]" for t in printed(EXAMPLE, "tokens")],
-                           shown, measured)
+    compare_printed_vector(
+        evidence, EXAMPLE, [f"p[{t}]" for t in printed(EXAMPLE, "tokens")], shown, measured
+    )
 
 
 @pytest.mark.claim("example-probabilities-sum-to-one")
@@ -51,10 +54,13 @@ def test_printed_example_sums_to_one(evidence):
     total = math.fsum(shown)
     rounding = len(shown) * claim_tolerance("example-probabilities-sum-to-one").bound
     evidence.record_inputs(printed=shown)
-    evidence.note(f"Four values each rounded to 2 decimals can be off by at most "
-                  f"{len(shown)} × 0.005 = {rounding:g} in total.")
-    evidence.printed_value("sum of printed probabilities", total, 1.0, rounding,
-                           f"|Σ − 1| ≤ {rounding:g}", decimals=2)
+    evidence.note(
+        f"Four values each rounded to 2 decimals can be off by at most "
+        f"{len(shown)} × 0.005 = {rounding:g} in total."
+    )
+    evidence.printed_value(
+        "sum of printed probabilities", total, 1.0, rounding, f"|Σ − 1| ≤ {rounding:g}", decimals=2
+    )
 
 
 @pytest.mark.claim("example-attention-shares")
@@ -66,8 +72,14 @@ def test_attention_shares(evidence):
     tol = claim_tolerance(cid)
     evidence.record_inputs(scores=scores, tokens=tokens)
     for token, share in shares.items():
-        evidence.printed_value(f"share of '{token}'", share, exact[tokens.index(token)],
-                               tol.bound, tol.description, decimals(cid))
+        evidence.printed_value(
+            f"share of '{token}'",
+            share,
+            exact[tokens.index(token)],
+            tol.bound,
+            tol.description,
+            decimals(cid),
+        )
 
 
 # -- all values are positive ---------------------------------------------------------------------
@@ -82,10 +94,12 @@ def test_outputs_positive_exact(evidence):
         assert smallest > 0
 
     every_output_positive()
-    evidence.note(f"{worst.count} Hypothesis examples, scores in [−700, 700], mpmath "
-                  f"{oracle.DIGITS} digits.")
-    evidence.property_holds("min output > 0 (exact)", True,
-                            f"smallest output ≈ 1e-{worst.value:.0f}", "> 0")
+    evidence.note(
+        f"{worst.count} Hypothesis examples, scores in [−700, 700], mpmath {oracle.DIGITS} digits."
+    )
+    evidence.property_holds(
+        "min output > 0 (exact)", True, f"smallest output ≈ 1e-{worst.value:.0f}", "> 0"
+    )
 
 
 def _underflow_gap(case) -> float:
@@ -115,8 +129,10 @@ def test_outputs_strictly_positive(evidence, case):
     scores = [0.0, -gap]
     out = case.run_float64(scores)
     evidence.record_inputs(scores=scores)
-    evidence.note(f"exp(−{gap:.0f}) is below the smallest {case.dtype} subnormal, so the "
-                  f"exact weight (≈ e^−{gap:.0f}) cannot be represented.")
+    evidence.note(
+        f"exp(−{gap:.0f}) is below the smallest {case.dtype} subnormal, so the "
+        f"exact weight (≈ e^−{gap:.0f}) cannot be represented."
+    )
     evidence.property_holds("min output > 0", float(out.min()) > 0, float(out.min()), "> 0")
 
 
@@ -152,8 +168,13 @@ def test_sum_to_one_within_rounding(evidence, case):
         bound = (len(row) + 3) * case.eps
         if error / bound >= worst_ratio:
             worst_ratio, worst = error / bound, (error, bound)
-    evidence.close_to("|Σp − 1| (worst row, summed exactly)", 0.0, worst[0], worst[1],
-                      f"(n + 3)·eps({case.dtype})")
+    evidence.close_to(
+        "|Σp − 1| (worst row, summed exactly)",
+        0.0,
+        worst[0],
+        worst[1],
+        f"(n + 3)·eps({case.dtype})",
+    )
 
 
 @pytest.mark.claim("outputs-sum-to-one", reading="bitwise-exact")
@@ -163,8 +184,12 @@ def test_sum_is_bitwise_one(evidence, case):
     sums = [float(case.run(row).sum()) for row in rows]
     off = [s for s in sums if s != 1.0]
     evidence.record_inputs(seed=0, row_lengths=[len(r) for r in rows])
-    evidence.property_holds("rows whose in-dtype sum == 1.0", not off,
-                            f"{len(rows) - len(off)} of {len(rows)}; e.g. {off[:2]}", "all")
+    evidence.property_holds(
+        "rows whose in-dtype sum == 1.0",
+        not off,
+        f"{len(rows) - len(off)} of {len(rows)}; e.g. {off[:2]}",
+        "all",
+    )
 
 
 # -- amplification, differentiability, sharpness -----------------------------------------------
@@ -215,11 +240,14 @@ def test_jacobian_matches_closed_form(evidence, case):
     evidence.record_inputs(seed=1, scores=scores)
     compare_to_exact(evidence, "autograd Jacobian vs diag(p) − ppᵀ", closed_form, jac, "float64")
     gradcheck_ok = torch.autograd.gradcheck(
-        lambda x: case.impl.fn(x, axis=-1), (scores.clone().requires_grad_(),), eps=1e-6,
+        lambda x: case.impl.fn(x, axis=-1),
+        (scores.clone().requires_grad_(),),
+        eps=1e-6,
         atol=1e-7,
     )
-    evidence.property_holds("torch.autograd.gradcheck (finite differences)", gradcheck_ok,
-                            gradcheck_ok, "passes")
+    evidence.property_holds(
+        "torch.autograd.gradcheck (finite differences)", gradcheck_ok, gradcheck_ok, "passes"
+    )
 
 
 @pytest.mark.claim("sharp-patterns-possible")
@@ -228,9 +256,12 @@ def test_scaling_scores_approaches_one_hot(evidence):
     factors = [0.25, 0.5, 1, 2, 4, 8, 16, 32, 64]
     peaks = [float(max(oracle.softmax_exact([c * s for s in scores]))) for c in factors]
     evidence.record_inputs(scores=scores, factors=factors)
-    evidence.property_holds("max weight is increasing in the factor",
-                            all(b > a for a, b in zip(peaks, peaks[1:], strict=False)), peaks,
-                            "strictly increasing")
+    evidence.property_holds(
+        "max weight is increasing in the factor",
+        all(b > a for a, b in itertools.pairwise(peaks)),
+        peaks,
+        "strictly increasing",
+    )
     evidence.property_holds("max weight at factor 64", peaks[-1] > 0.999, peaks[-1], "> 0.999")
     import matplotlib
 

@@ -30,8 +30,13 @@ def test_article_function_on_one_vector(evidence, case):
     rows = [printed(EXAMPLE_SCORES, "scores"), rng.normal(0, 4, 64).tolist()]
     evidence.record_inputs(seed=2, rows=["article example scores", "64 normal(0, 4) scores"])
     for index, row in enumerate(rows):
-        compare_to_exact(evidence, f"row {index}: output vs exact softmax", oracle.softmax(row),
-                         case.run_float64(row), case.dtype)
+        compare_to_exact(
+            evidence,
+            f"row {index}: output vs exact softmax",
+            oracle.softmax(row),
+            case.run_float64(row),
+            case.dtype,
+        )
 
 
 @pytest.mark.claim("three-line-function-is-softmax", reading="score-matrix-rows")
@@ -43,10 +48,16 @@ def test_article_function_on_score_matrix(evidence, case):
     out = case.run_float64(scores)
     row_sums = out.sum(axis=-1)
     evidence.note("Each row is one query's attention scores; softmax must normalize each row.")
-    compare_to_exact(evidence, "row-wise output vs exact softmax of each row",
-                     oracle.softmax(scores, axis=-1), out, case.dtype)
-    evidence.property_holds("every row sums to 1", bool(np.allclose(row_sums, 1.0, atol=1e-2)),
-                            row_sums, "Σ_row = 1")
+    compare_to_exact(
+        evidence,
+        "row-wise output vs exact softmax of each row",
+        oracle.softmax(scores, axis=-1),
+        out,
+        case.dtype,
+    )
+    evidence.property_holds(
+        "every row sums to 1", bool(np.allclose(row_sums, 1.0, atol=1e-2)), row_sums, "Σ_row = 1"
+    )
 
 
 @pytest.mark.claim("shift-invariance", reading="exact")
@@ -63,8 +74,10 @@ def test_shift_invariance_exact(evidence):
         assert error < mpmath.mpf(10) ** -30
 
     shift_changes_nothing()
-    evidence.note(f"{worst.count} Hypothesis examples; |c| ≤ 1e6, mpmath {oracle.DIGITS} digits "
-                  "(the shifted scores are computed exactly in mpmath, not rounded to float).")
+    evidence.note(
+        f"{worst.count} Hypothesis examples; |c| ≤ 1e6, mpmath {oracle.DIGITS} digits "
+        "(the shifted scores are computed exactly in mpmath, not rounded to float)."
+    )
     evidence.property_holds("max |softmax(x − c) − softmax(x)|", True, worst.value, "< 1e-30")
 
 
@@ -86,10 +99,16 @@ def test_shift_invariance_float(evidence, case):
         assert error <= bound + 1e-300, f"shift moved outputs by {error:g} > {bound:g}"
 
     shift_changes_nothing()
-    evidence.note(f"{worst.count} Hypothesis examples; the bound is twice the sum of both "
-                  "runs' own errors against the exact softmax (self-calibrating rule).")
-    evidence.property_holds("largest change caused by the shift", True, worst.value,
-                            "≤ 2 × (error of each run vs exact)")
+    evidence.note(
+        f"{worst.count} Hypothesis examples; the bound is twice the sum of both "
+        "runs' own errors against the exact softmax (self-calibrating rule)."
+    )
+    evidence.property_holds(
+        "largest change caused by the shift",
+        True,
+        worst.value,
+        "≤ 2 × (error of each run vs exact)",
+    )
 
 
 # -- each step has a reason ---------------------------------------------------------------------
@@ -109,10 +128,12 @@ def test_skipping_shift_overflows(evidence, case):
     stable_case = type(case)(get(case.impl.id.replace("naive", "stable")), case.device, case.dtype)
     stable = stable_case.run_float64(scores)
     evidence.record_inputs(scores=scores)
-    evidence.property_holds("unshifted output is not finite", not np.isfinite(naive).all(),
-                            naive, "inf or NaN")
-    compare_to_exact(evidence, "shifted output vs exact", oracle.softmax(scores), stable,
-                     case.dtype)
+    evidence.property_holds(
+        "unshifted output is not finite", not np.isfinite(naive).all(), naive, "inf or NaN"
+    )
+    compare_to_exact(
+        evidence, "shifted output vs exact", oracle.softmax(scores), stable, case.dtype
+    )
 
 
 @pytest.mark.claim("each-step-has-a-reason", reading="skip-exponentiate")
@@ -122,10 +143,18 @@ def test_skipping_exponentiate(evidence):
     without_exp = shifted / shifted.sum()
     top = int(np.argmax(scores))
     evidence.record_inputs(scores=scores, shift_then_normalize=without_exp)
-    evidence.property_holds("weight of the top-scoring token", without_exp[top] == 0.0,
-                            float(without_exp[top]), "0 (the top token is ignored)")
-    evidence.property_holds("order of weights reversed vs scores",
-                            bool(np.argmin(without_exp) == top), without_exp, "argmin = argmax")
+    evidence.property_holds(
+        "weight of the top-scoring token",
+        without_exp[top] == 0.0,
+        float(without_exp[top]),
+        "0 (the top token is ignored)",
+    )
+    evidence.property_holds(
+        "order of weights reversed vs scores",
+        bool(np.argmin(without_exp) == top),
+        without_exp,
+        "argmin = argmax",
+    )
 
 
 @pytest.mark.claim("each-step-has-a-reason", reading="skip-normalize")
@@ -152,7 +181,10 @@ def test_reference_article_function_is_as_printed():
     import inspect
 
     source = inspect.getsource(reference.article_softmax)
-    for line in ("shifted = x - xp.max(x)", "exp_shifted = xp.exp(shifted)",
-                 "return exp_shifted / xp.sum(exp_shifted)"):
+    for line in (
+        "shifted = x - xp.max(x)",
+        "exp_shifted = xp.exp(shifted)",
+        "return exp_shifted / xp.sum(exp_shifted)",
+    ):
         assert line in source
     assert to_numpy is not None and ARTICLE
