@@ -82,3 +82,16 @@ def linear_attention(q: Any, k: Any, v: Any, feature_map: Any = elu_plus_one) ->
     kv = xp.matrix_transpose(fk) @ v  # (..., d, d_v)
     normalizer = fq @ xp.sum(fk, axis=-2)[..., None]  # (..., n, 1)
     return (fq @ kv) / normalizer
+
+
+def reference_attention(
+    q: Any, k: Any, v: Any, *, allowed: Any = None, causal: bool = False
+) -> Any:
+    """The registry's attention signature: softmax(QKᵀ/√d_k with disallowed scores at −∞)·V.
+    `allowed` is a boolean (n, m) array, True where query i may attend to key j."""
+    s = scores(q, k, scale=True)
+    mask = causal_allowed(s.shape[-2], s.shape[-1], s) if causal else None
+    if allowed is not None:
+        mask = allowed if mask is None else (mask & allowed)
+    weights = reference.stable_softmax(s) if mask is None else reference.masked_softmax(s, mask)
+    return weights @ v

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from impl import library, reference
+from impl import attention, library, reference
 
 ALL_DTYPES = ("float64", "float32", "float16", "bfloat16")
 NUMPY_DTYPES = ("float64", "float32", "float16")  # numpy has no bfloat16
@@ -22,7 +22,10 @@ NUMPY_DTYPES = ("float64", "float32", "float16")  # numpy has no bfloat16
 @dataclass(frozen=True)
 class Implementation:
     id: str
-    role: str  # "softmax": maps scores to weights along an axis
+    # "softmax": fn(x, axis=-1) -> weights along axis.
+    # "attention": fn(q, k, v, *, allowed=None, causal=False) -> output (..., n, d_v), scores
+    #   scaled by 1/sqrt(d_k); `allowed` is a boolean (n, m) mask, True where attention may go.
+    role: str
     backend: str  # "numpy" | "torch"
     fn: Callable[..., Any] = field(compare=False)
     devices: tuple[str, ...]
@@ -59,6 +62,23 @@ class ImplCase:
         return torch.as_tensor(np.asarray(values, dtype=np.float64)).to(
             device=self.device, dtype=getattr(torch, self.dtype)
         )
+
+    def call(self, *arrays: Any, **kwargs: Any) -> Any:
+        """Call the implementation with each array converted to this case's backend, device and
+        dtype (booleans, e.g. masks, keep their dtype); other arguments pass through."""
+        converted = [self.asarray(a) for a in arrays]
+        kwargs = {k: self._convert_mask(v) for k, v in kwargs.items()}
+        with np.errstate(all="ignore"):
+            return self.impl.fn(*converted, **kwargs)
+
+    def _convert_mask(self, value: Any) -> Any:
+        if isinstance(value, np.ndarray) and value.dtype == np.bool_:
+            if self.impl.backend == "numpy":
+                return value
+            import torch
+
+            return torch.as_tensor(value, device=self.device)
+        return value
 
     def run(self, values: Any, axis: int = -1) -> Any:
         """The implementation's output. Overflow to inf/NaN is a result to judge, not an error,
@@ -164,6 +184,26 @@ def _builtin() -> list[Implementation]:
             ALL_DTYPES,
             "torch.softmax (library kernel)",
             frozenset({"stable", "row-wise", "library"}),
+        ),
+        Implementation(
+            "numpy-attention",
+            "attention",
+            "numpy",
+            attention.reference_attention,
+            ("cpu",),
+            NUMPY_DTYPES,
+            "softmax(QKᵀ/√d_k + −∞ mask)·V (numpy)",
+            frozenset({"masking", "reference"}),
+        ),
+        Implementation(
+            "torch-attention",
+            "attention",
+            "torch",
+            attention.reference_attention,
+            both,
+            ALL_DTYPES,
+            "softmax(QKᵀ/√d_k + −∞ mask)·V (torch ops)",
+            frozenset({"masking", "reference"}),
         ),
     ]
 
