@@ -1,0 +1,64 @@
+"""Sessions: verify (the main job), tests (what CI runs), lint, gpu (CUDA runners).
+
+On a machine without a GPU the sessions install the CPU build of torch first (torch==2.13.0, a few
+hundred MB) so the project's `torch>=2.4` requirement installs nothing more; the gpu session reuses
+the runner's own CUDA torch through --system-site-packages and never downloads one.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["verify"]
+
+TORCH_CPU = "torch==2.13.0"
+PYTHON = "3.11"
+
+
+def _install(session: nox.Session, extras: str = "test") -> None:
+    if os.environ.get("CLAIMCHECK_SYSTEM_TORCH") != "1":
+        session.install(TORCH_CPU)
+    session.install("-e", f".[{extras}]")
+
+
+@nox.session(python=PYTHON)
+def verify(session: nox.Session) -> None:
+    """Every claim on every available device; writes reports/ and prints the verdict summary."""
+    _install(session)
+    session.run("pytest", "tests/checks", "--reports-dir", "reports", "-p", "no:cacheprovider",
+                *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The test suite CI runs: engine tests and the claim checks, without the training runs."""
+    _install(session)
+    session.run("pytest", "tests", "-m", "not training", "--reports-dir", "reports/tests",
+                *session.posargs, env={"CLAIMCHECK_PROFILE": "ci"})
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format) and mypy."""
+    session.install("ruff>=0.5", "mypy>=1.10", "types-PyYAML", "types-jsonschema")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    _install(session)
+    session.run("mypy")
+
+
+@nox.session(python=False)
+def gpu(session: nox.Session) -> None:
+    """Every check on CUDA with the runner's own torch; fails (never skips) without a GPU."""
+    probe = "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 3)"
+    try:
+        session.run("python", "-c", probe, silent=True)
+    except nox.command.CommandFailed:
+        session.error("no CUDA device: the gpu session needs torch with a visible CUDA GPU "
+                      "(torch.cuda.is_available() is False)")
+    session.run("python", "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-e", ".")
+    session.run("python", "-m", "pytest", "tests/checks", "--require-all-run",
+                "--reports-dir", "reports/gpu", *session.posargs)
