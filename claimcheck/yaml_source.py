@@ -93,7 +93,12 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         if id(node) in self._seen:
-            raise self._error(node, path, "YAML anchors and aliases are not allowed in claim files")
+            # An alias is the anchored node itself: report the line where the alias is used.
+            line = self.lines.get(path, node.start_mark.line + 1)
+            raise ClaimFileError(
+                Location(self.file, line, field_name(path)),
+                "YAML anchors and aliases are not allowed in claim files",
+            )
         self._seen.add(id(node))
         if len(self._seen) > MAX_NODES:
             raise self._error(node, path, f"more than {MAX_NODES} YAML nodes")
@@ -122,6 +127,7 @@ class _Builder:
                     (*path, key),
                     f"duplicate key {key!r} (first at line {self.lines[(*path, key)]})",
                 )
+            self.lines[(*path, key)] = key_node.start_mark.line + 1
             out[key] = self.build(value_node, (*path, key))
         return out
 

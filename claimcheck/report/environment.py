@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import os
 import platform
 import subprocess
@@ -45,19 +46,18 @@ def _git_commit(root: Path) -> str:
     return commit + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
 
 
-def _version(module: str) -> str:
+def _version(distribution: str) -> str:
+    """Installed version, read from metadata: importing torch just to ask is slow."""
     try:
-        mod = __import__(module)
-    except ImportError:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
         return "not installed"
-    return str(getattr(mod, "__version__", "unknown"))
 
 
 def _gpu() -> dict[str, Any]:
-    try:
-        import torch
-    except ImportError:
-        return {"available": False, "why": "torch not installed"}
+    torch = sys.modules.get("torch")  # the checks imported it if any check used it
+    if torch is None:
+        return {"available": False, "why": "torch was not used in this run"}
     if not torch.cuda.is_available():
         return {"available": False, "why": "no CUDA device"}
     return {
