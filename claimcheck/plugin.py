@@ -20,6 +20,7 @@ from claimcheck.verdicts import CheckResult, ClaimResult, Outcome, decide_all
 
 EVIDENCE_KEY = pytest.StashKey[Evidence]()
 _ACTIVE: dict[str, Claim] = {}
+_STATE: dict[str, ClaimSession] = {}  # collect reports carry no config: the running session
 SESSION_KEY = pytest.StashKey["ClaimSession"]()
 WORST_FIRST = [Outcome.CRASHED, Outcome.FAILS, Outcome.SKIPPED, Outcome.HOLDS]
 
@@ -38,6 +39,7 @@ class ClaimSession:
         self.started = time.time()
         self.phase_s: dict[str, float] = {}
         self.report_paths: dict[str, Path] = {}
+        self.collection_errors: list[str] = []
 
     @property
     def active(self) -> bool:
@@ -96,6 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     state = ClaimSession(config)
     config.stash[SESSION_KEY] = state
+    _STATE["current"] = state
     reports = state.option_path("--reports-dir", "claimcheck_reports_dir")
     if reports is None or config.getoption("--no-reports") or hasattr(config, "workerinput"):
         return
@@ -112,6 +115,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # -- collection: load claims, validate links -----------------------------------------------------
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if report.failed:
+        state = _STATE.get("current")
+        if state is not None:
+            state.collection_errors.append(report.nodeid or "<rootdir>")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
@@ -124,9 +134,17 @@ def pytest_collection_modifyitems(
         if link is not None:
             links[item.nodeid] = link
             item.user_properties.append(("claim", link.claim_id))
-    if not links and not config.getoption("--claim"):
+    if not links and not config.getoption("--claim") and not state.collection_errors:
         return  # no claim checks collected: an ordinary test run
     state.links = links
+    if state.collection_errors:
+        # Links cannot be judged when check modules failed to import: report that (pytest then
+        # stops with "errors during collection"), not a list of claims "without a check".
+        state.stop_errors = [
+            f"could not collect {nodeid} (its error is shown above)"
+            for nodeid in state.collection_errors
+        ]
+        return
     claims_dir = state.option_path("--claims-dir", "claimcheck_claims_dir")
     if claims_dir is None:
         state.stop_errors = [
@@ -223,8 +241,12 @@ def pytest_runtest_makereport(
     if report.when != "call" and check_outcome is Outcome.HOLDS:
         check_outcome = None  # setup/teardown passing says nothing about the claim
     previous = state.results.get(item.nodeid)
-    if record is not None and call.excinfo is not None:
-        record.falsifying_example = falsifying_example(call) or record.falsifying_example
+    example = falsifying_example(call)
+    if example and record is None:
+        # A check without the evidence fixture still shows Hypothesis' example in the report.
+        record = item.stash[EVIDENCE_KEY] = Evidence()
+    if record is not None and example:
+        record.falsifying_example = example
     result = previous or CheckResult(
         item.nodeid, link.claim_id, link.reading, _params(item), Outcome.HOLDS
     )

@@ -17,6 +17,7 @@ from claimcheck.errors import ClaimFileError, Location
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
+PLAIN_SCALARS = (str, int, float, bool, type(None))
 
 Path_ = tuple[str | int, ...]
 
@@ -135,6 +136,12 @@ class _Builder:
         if not isinstance(node, yaml.ScalarNode):
             raise self._error(node, path, "a mapping key must be a plain scalar")
         try:
-            return self._constructor.construct_object(node, deep=True)
+            value = self._constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
             raise self._error(node, path, f"unsupported YAML value: {exc.problem}") from None
+        if not isinstance(value, PLAIN_SCALARS):
+            # Dates and !!binary would reach the report as objects JSON cannot hold.
+            raise self._error(
+                node, path, f"{type(value).__name__} values are not allowed; quote it as text"
+            )
+        return value

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from claimcheck.evidence import Evidence
+from claimcheck.evidence import Evidence, _plain
 from claimcheck.model import Verdict
 from claimcheck.verdicts import CheckResult, ClaimResult, Outcome
 
@@ -46,8 +46,9 @@ def _claim_dict(result: ClaimResult) -> dict[str, Any]:
             {"id": r.id, "text": r.text, "outcomes": _reading_outcomes(result, r.id)}
             for r in claim.readings
         ],
-        "claimed": claim.claimed,
-        "tolerance": claim.tolerance,
+        # .nan / .inf are valid YAML floats; JSON (allow_nan=False) takes them as text.
+        "claimed": _plain(claim.claimed),
+        "tolerance": _plain(claim.tolerance),
         "reason": claim.reason,
         "notes": claim.notes,
         "version": claim.version,

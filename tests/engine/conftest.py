@@ -16,6 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
+# Imported once before any in-process run: pytester restores sys.modules after each run, and
+# extension modules (numpy) cannot be loaded twice in one process.
+import impl.registry  # noqa: F401  # isort: skip
+import numpy  # noqa: F401  # isort: skip
 from claimcheck import plugin
 
 SECTION = "The Solution: Converting Scores to Probabilities"

@@ -181,3 +181,12 @@ def test_hypothesis_failing_example_is_captured(pytester):
     assert pytester.runpytest_inprocess().ret == 0
     example = verdicts(project)["a"]["checks"][0]["evidence"]["falsifying_example"]
     assert example is not None and "x=10" in example
+
+
+def test_import_error_in_a_check_module_is_named_not_hidden(pytester):
+    project = make_project(pytester, [claim_yaml("a")], "import no_such_module\n" + HOLDS)
+    result = pytester.runpytest_inprocess()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*could not collect test_checks.py*"])
+    assert "has no check" not in result.stdout.str() + result.stderr.str()
+    assert report(project)["summary"]["stop_errors"]

@@ -108,7 +108,7 @@ MALFORMED = [
      "is not of type 'object'"),
     ("date where a string is expected", replace("statement: softmax is shift invariant.",
                                                 "statement: 2024-01-01"), 5,
-     "claims[0].statement", "is not of type 'string'"),
+     "claims[0].statement", "date values are not allowed"),
 ]
 
 

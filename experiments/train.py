@@ -1,0 +1,204 @@
+"""One training run: fixed seeds, AdamW with warmup and cosine decay, gradient clipping at 1.0
+(the usual recipe, the same for every arm), validation loss at regular steps, and attention
+statistics (per-head entropy and largest weight) on a fixed batch over training.
+
+A run whose training loss becomes non-finite stops there and records the step: divergence is a
+result, not a crash.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from experiments import data
+from experiments.model import ModelConfig, TinyTransformer
+
+STATS_SEQUENCES = 8  # sequences of the fixed batch the attention statistics are measured on
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    task: str  # "lm" (stdlib text) or "recall" (associative recall)
+    variant: str
+    d_k: int
+    n_heads: int
+    n_layers: int
+    seq_len: int
+    batch: int
+    steps: int
+    lr: float
+    seed: int
+    learn_temperature: bool = False
+    eval_points: int = 16
+    val_sequences: int = 64
+    warmup_fraction: float = 0.05
+    device: str = "cpu"
+
+    def key(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunResult:
+    config: dict[str, Any]
+    eval_steps: list[int] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)  # recall task only
+    train_loss: list[float] = field(default_factory=list)  # every step
+    entropy: list[list[list[float]]] = field(default_factory=list)  # [eval][layer][head], nats
+    max_weight: list[list[list[float]]] = field(default_factory=list)  # [eval][layer][head]
+    temperatures: list[list[float]] | None = None  # [layer][head], learned, at the end
+    diverged_at: int | None = None
+    n_parameters: int = 0
+    tokens_seen: int = 0
+    wall_s: float = 0.0
+
+    @property
+    def final_val_loss(self) -> float:
+        return math.inf if self.diverged_at is not None else self.val_loss[-1]
+
+    @property
+    def final_accuracy(self) -> float:
+        return 0.0 if self.diverged_at is not None else self.val_accuracy[-1]
+
+
+class Task:
+    """Batches, validation set, vocabulary and the model's context length for one task."""
+
+    def __init__(self, name: str, seq_len: int, val_sequences: int, batch: int) -> None:
+        self.name = name
+        if name == "lm":
+            corpus = data.load_corpus()
+            self.vocab_size, self.seq_len = corpus.vocab_size, seq_len
+            self._train = corpus.train
+            self.val = data.lm_val_batches(corpus.val, val_sequences, seq_len, batch)
+        elif name == "recall":
+            self.recall = data.RecallTask()
+            self.vocab_size, self.seq_len = self.recall.vocab_size, self.recall.seq_len
+            self.val = self.recall.val_batches(val_sequences, batch)
+        else:
+            raise ValueError(f"unknown task {name!r}")
+
+    def batch(self, size: int, generator: torch.Generator):
+        if self.name == "lm":
+            return data.lm_batch(self._train, size, self.seq_len, generator)
+        return self.recall.batch(size, generator)
+
+
+def masked_loss(logits, targets, scored) -> torch.Tensor:
+    loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
+    if scored is None:
+        return loss.mean()
+    return loss[scored.flatten()].mean()
+
+
+def learning_rate(step: int, cfg: RunConfig) -> float:
+    warmup = max(1, int(cfg.warmup_fraction * cfg.steps))
+    if step < warmup:
+        return cfg.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, cfg.steps - warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def evaluate(model: TinyTransformer, task: Task, device: str) -> tuple[float, float]:
+    """Mean validation loss over the scored positions, and accuracy on them."""
+    total, correct, count = 0.0, 0, 0
+    for inputs, targets, scored in task.val:
+        inputs, targets = inputs.to(device), targets.to(device)
+        logits = model(inputs)
+        mask = torch.ones_like(targets, dtype=torch.bool) if scored is None else scored.to(device)
+        loss = F.cross_entropy(logits[mask], targets[mask], reduction="sum")
+        total += float(loss)
+        correct += int((logits[mask].argmax(-1) == targets[mask]).sum())
+        count += int(mask.sum())
+    return total / count, correct / count
+
+
+@torch.no_grad()
+def attention_statistics(model: TinyTransformer, tokens: torch.Tensor):
+    """Per layer and head: mean Shannon entropy (nats) and mean largest weight of the attention
+    rows, over the sequences and query positions ≥ 1 (row 0 can only attend to itself).
+    Entropy is NaN for weights that are not a distribution (``sum`` can be negative)."""
+    entropy, peak = [], []
+    for weights in model.attention_maps(tokens):
+        if weights is None:  # ``raw``: no weights to speak of
+            entropy.append([math.nan] * model.cfg.n_heads)
+            peak.append([math.nan] * model.cfg.n_heads)
+            continue
+        rows = weights[:, :, 1:, :].double()
+        is_distribution = bool((rows >= 0).all()) and bool(torch.isfinite(rows).all())
+        if is_distribution:
+            plogp = torch.where(rows > 0, rows * torch.log(rows), torch.zeros_like(rows))
+            h = (-plogp.sum(-1)).mean(dim=(0, 2))
+        else:
+            h = torch.full((rows.shape[1],), math.nan, dtype=torch.float64)
+        entropy.append(h.tolist())
+        peak.append(rows.abs().amax(-1).mean(dim=(0, 2)).tolist())
+    return entropy, peak
+
+
+def run(cfg: RunConfig) -> RunResult:
+    """Train one model from scratch and record its curves."""
+    started = time.perf_counter()
+    device = cfg.device
+    task = Task(cfg.task, cfg.seq_len, cfg.val_sequences, cfg.batch)
+    torch.manual_seed(cfg.seed)
+    model_cfg = ModelConfig(
+        vocab_size=task.vocab_size,
+        seq_len=task.seq_len,
+        n_layers=cfg.n_layers,
+        n_heads=cfg.n_heads,
+        d_k=cfg.d_k,
+        variant=cfg.variant,
+        learn_temperature=cfg.learn_temperature,
+    )
+    model = TinyTransformer(model_cfg).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    stats_tokens = task.val[0][0][:STATS_SEQUENCES].to(device)
+    result = RunResult(config=cfg.key(), n_parameters=model.n_parameters())
+    eval_at = set(_eval_steps(cfg.steps, cfg.eval_points))
+
+    def record(step: int) -> None:
+        model.eval()
+        loss, accuracy = evaluate(model, task, device)
+        entropy, peak = attention_statistics(model, stats_tokens)
+        model.train()
+        result.eval_steps.append(step)
+        result.val_loss.append(loss)
+        result.val_accuracy.append(accuracy)
+        result.entropy.append(entropy)
+        result.max_weight.append(peak)
+
+    record(0)
+    for step in range(1, cfg.steps + 1):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step - 1, cfg)
+        inputs, targets, scored = task.batch(cfg.batch, generator)
+        inputs, targets = inputs.to(device), targets.to(device)
+        loss = masked_loss(model(inputs), targets, None if scored is None else scored.to(device))
+        result.train_loss.append(float(loss))
+        if not math.isfinite(result.train_loss[-1]):
+            result.diverged_at = step
+            break
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        result.tokens_seen += inputs.numel()
+        if step in eval_at:
+            record(step)
+    result.temperatures = model.temperatures()
+    result.wall_s = time.perf_counter() - started
+    return result
+
+
+def _eval_steps(steps: int, points: int) -> list[int]:
+    return sorted({max(1, round(steps * (i + 1) / points)) for i in range(points)})

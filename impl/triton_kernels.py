@@ -1,0 +1,344 @@
+"""Our own Triton kernels, registered as implementations under test: what a fused-kernel author
+would run through the conformance checks.
+
+* `triton-softmax-fused`: one program per row, the whole row in registers (rows up to
+  FUSED_MAX_COLS; longer rows go through the online kernel with large blocks).
+* `triton-softmax-online`: streams each row in column blocks keeping a running max and a
+  rescaled running sum (the FlashAttention recurrence), then writes exp(x − max) / sum.
+* `triton-attention-flash`: a flash-style attention forward pass (query blocks × key blocks,
+  online softmax over key blocks, never forming the n×m matrix), causal and/or boolean mask.
+
+What the kernels return (documented behaviour, checked in tests/engine/test_triton_kernels.py):
+* They compute in float32 whatever the input dtype (float32, float16, bfloat16) and store the
+  result in the input dtype. float64 is not offered: a float32 kernel cannot meet float64's bar.
+* −∞ scores get weight exactly 0, also when a whole column block (the first one included) is −∞:
+  the running max stays −∞ and the kernels shift by 0 instead, so no −∞ − (−∞) = NaN arises.
+* A fully masked row (every score −∞, or every key disallowed) returns zeros, not NaN: zero
+  weights, and for attention a zero output vector. The exact softmax of such a row is undefined.
+* NaN or +∞ among the scores gives NaN for the row, as torch.softmax does.
+
+Where they run: Triton decides once per process, when `triton` is first imported: with
+TRITON_INTERPRET=1 set before that, every @triton.jit function (Triton's own tl.max and tl.sum
+included) runs under Triton's interpreter, in numpy on CPU tensors, one program after another
+(slow: small shapes only); without it they compile for the GPU. The registry lists our
+implementations on "cpu" in the first case and on "cuda" in the second, so
+`TRITON_INTERPRET=1 pytest tests/checks` runs every conformance check on them without a GPU.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import triton
+import triton.language as tl
+from triton.runtime.jit import JITFunction
+
+from impl.registry import Implementation
+
+DTYPES = ("float32", "float16", "bfloat16")
+FUSED_MAX_COLS = 16384  # 64 KiB of float32 per row: one program's registers at 16 warps
+ONLINE_MIN_BLOCK = 4  # small rows still stream in several blocks, so the recurrence is tested
+ONLINE_MAX_BLOCK = 4096
+
+
+# True when triton was imported with TRITON_INTERPRET=1: its own tl.max is then interpreted too.
+INTERPRETED = not isinstance(tl.standard.max, JITFunction)
+
+
+# -- kernels -------------------------------------------------------------------------------------
+@triton.jit
+def softmax_fused_kernel(
+    out_ptr, in_ptr, in_row_stride, out_row_stride, n_cols, BLOCK: tl.constexpr
+):
+    """One program per row; the row (padded with −∞ to BLOCK) is loaded once, kept in registers."""
+    row = tl.program_id(0).to(tl.int64)
+    cols = tl.arange(0, BLOCK)
+    inside = cols < n_cols
+    x = tl.load(in_ptr + row * in_row_stride + cols, mask=inside, other=float("-inf"))
+    x = x.to(tl.float32)
+    row_max = tl.max(x, axis=0)
+    shift = tl.where(row_max == float("-inf"), 0.0, row_max)  # fully masked row: shift by 0
+    e = tl.exp(x - shift)
+    total = tl.sum(e, axis=0)
+    weights = tl.where(total > 0, e / tl.where(total > 0, total, 1.0), 0.0)
+    tl.store(out_ptr + row * out_row_stride + cols, weights.to(out_ptr.dtype.element_ty), inside)
+
+
+@triton.jit
+def softmax_online_kernel(
+    out_ptr, in_ptr, in_row_stride, out_row_stride, n_cols, BLOCK: tl.constexpr
+):
+    """One program per row, two passes over column blocks: (1) running max m and rescaled sum
+    s ← s·exp(m_old − m_new) + Σ exp(x − m_new); (2) write exp(x − m) / s."""
+    row = tl.program_id(0).to(tl.int64)
+    source = in_ptr + row * in_row_stride
+    target = out_ptr + row * out_row_stride
+    cols = tl.arange(0, BLOCK)
+    running_max = tl.full([1], float("-inf"), tl.float32)
+    running_sum = tl.zeros([1], tl.float32)
+    for start in range(0, n_cols, BLOCK):
+        offsets = start + cols
+        x = tl.load(source + offsets, mask=offsets < n_cols, other=float("-inf")).to(tl.float32)
+        new_max = tl.maximum(running_max, tl.max(x, axis=0))
+        shift = tl.where(new_max == float("-inf"), 0.0, new_max)  # all −∞ so far: shift by 0
+        running_sum = running_sum * tl.exp(running_max - shift) + tl.sum(tl.exp(x - shift), axis=0)
+        running_max = new_max
+    shift = tl.where(running_max == float("-inf"), 0.0, running_max)
+    scale = tl.where(running_sum > 0, 1.0 / tl.where(running_sum > 0, running_sum, 1.0), 0.0)
+    for start in range(0, n_cols, BLOCK):
+        offsets = start + cols
+        inside = offsets < n_cols
+        x = tl.load(source + offsets, mask=inside, other=float("-inf")).to(tl.float32)
+        weights = tl.exp(x - shift) * scale
+        tl.store(target + offsets, weights.to(out_ptr.dtype.element_ty), mask=inside)
+
+
+@triton.jit
+def attention_forward_kernel(
+    q_ptr, k_ptr, v_ptr, out_ptr, allowed_ptr,
+    n_queries, n_keys, head_dim, value_dim, scale,
+    stride_qb, stride_qn, stride_kb, stride_kn, stride_vb, stride_vn,
+    stride_ob, stride_on, stride_ab, stride_an,
+    CAUSAL: tl.constexpr, HAS_MASK: tl.constexpr,
+    DOT_PRECISION: tl.constexpr, DOT_IN_FP32: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr,
+):  # fmt: skip
+    """One program per (query block, batch): scores for one key block at a time, online softmax
+    over key blocks (running max, rescaled sum and rescaled output accumulator).
+    DOT_IN_FP32 upcasts the dot operands (after rounding p to v's dtype, as a tensor-core dot
+    sees it): the interpreter's bfloat16 dot would multiply the raw bits."""
+    batch = tl.program_id(1).to(tl.int64)
+    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    dims = tl.arange(0, BLOCK_D)
+    value_dims = tl.arange(0, BLOCK_DV)
+    row_inside = rows < n_queries
+    q = tl.load(
+        q_ptr + batch * stride_qb + rows[:, None] * stride_qn + dims[None, :],
+        mask=row_inside[:, None] & (dims[None, :] < head_dim),
+        other=0.0,
+    )
+    if DOT_IN_FP32:
+        q = q.to(tl.float32)
+    running_max = tl.full([BLOCK_M], float("-inf"), tl.float32)
+    running_sum = tl.zeros([BLOCK_M], tl.float32)
+    acc = tl.zeros([BLOCK_M, BLOCK_DV], tl.float32)
+    end = n_keys
+    if CAUSAL:  # keys after the block's last query are never allowed: skip their blocks
+        end = tl.minimum(n_keys, (tl.program_id(0) + 1) * BLOCK_M)
+    for start in range(0, end, BLOCK_N):
+        cols = start + tl.arange(0, BLOCK_N)
+        col_inside = cols < n_keys
+        k = tl.load(
+            k_ptr + batch * stride_kb + cols[:, None] * stride_kn + dims[None, :],
+            mask=col_inside[:, None] & (dims[None, :] < head_dim),
+            other=0.0,
+        )
+        if DOT_IN_FP32:
+            k = k.to(tl.float32)
+        scores = tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION) * scale
+        allowed = row_inside[:, None] & col_inside[None, :]
+        if CAUSAL:
+            allowed = allowed & (cols[None, :] <= rows[:, None])
+        if HAS_MASK:
+            given = tl.load(
+                allowed_ptr + batch * stride_ab + rows[:, None] * stride_an + cols[None, :],
+                mask=allowed,
+                other=0,
+            )
+            allowed = allowed & (given != 0)
+        scores = tl.where(allowed, scores, float("-inf"))
+        new_max = tl.maximum(running_max, tl.max(scores, axis=1))
+        shift = tl.where(new_max == float("-inf"), 0.0, new_max)  # row all −∞ so far
+        p = tl.exp(scores - shift[:, None])
+        rescale = tl.exp(running_max - shift)
+        running_sum = running_sum * rescale + tl.sum(p, axis=1)
+        v = tl.load(
+            v_ptr + batch * stride_vb + cols[:, None] * stride_vn + value_dims[None, :],
+            mask=col_inside[:, None] & (value_dims[None, :] < value_dim),
+            other=0.0,
+        )
+        p_rounded = p.to(v_ptr.dtype.element_ty)
+        if DOT_IN_FP32:
+            v = v.to(tl.float32)
+            p_rounded = p_rounded.to(tl.float32)
+        acc = acc * rescale[:, None] + tl.dot(p_rounded, v, input_precision=DOT_PRECISION)
+        running_max = new_max
+    has_weight = running_sum > 0  # False for a fully masked row: its output is zeros
+    out = tl.where(has_weight[:, None], acc / tl.where(has_weight, running_sum, 1.0)[:, None], 0.0)
+    tl.store(
+        out_ptr + batch * stride_ob + rows[:, None] * stride_on + value_dims[None, :],
+        out.to(out_ptr.dtype.element_ty),
+        mask=row_inside[:, None] & (value_dims[None, :] < value_dim),
+    )
+
+
+KERNELS = {
+    k.fn.__name__: k
+    for k in (softmax_fused_kernel, softmax_online_kernel, attention_forward_kernel)
+}
+
+
+def _launch(kernel: Any, grid: tuple[int, ...], *args: Any, **options: Any) -> None:
+    """Launch on the tensors' device. The interpreter takes no num_warps/num_stages."""
+    if INTERPRETED:
+        kernel[grid](*args)
+    else:
+        kernel[grid](*args, **options)
+
+
+# -- launchers ------------------------------------------------------------------------------------
+def _check_dtype(*tensors: torch.Tensor) -> None:
+    for t in tensors:
+        if str(t.dtype).removeprefix("torch.") not in DTYPES:
+            raise TypeError(f"our Triton kernels take {', '.join(DTYPES)}, not {t.dtype}")
+
+
+def _as_rows(x: torch.Tensor, axis: int) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any]]:
+    """x with `axis` moved last, as a contiguous (rows, n) matrix, and the way back."""
+    _check_dtype(x)
+    moved = x.movedim(axis, -1).contiguous()
+    shape = moved.shape
+    rows = moved.reshape(-1, shape[-1]) if moved.dim() else moved.reshape(1, 1)
+    return rows, lambda out: out.reshape(shape).movedim(-1, axis)
+
+
+def _row_warps(block: int) -> int:
+    return 16 if block >= 8192 else 8 if block >= 2048 else 4
+
+
+def online_block(n_cols: int) -> int:
+    """A power of two near n/4, so every row of more than 4 values streams in several blocks."""
+    wanted = triton.next_power_of_2(max(1, math.ceil(n_cols / 4)))
+    return max(ONLINE_MIN_BLOCK, min(ONLINE_MAX_BLOCK, wanted))
+
+
+def softmax_online(x: torch.Tensor, axis: int = -1, block: int | None = None) -> torch.Tensor:
+    """Softmax along `axis` by the block-wise online kernel."""
+    rows, back = _as_rows(x, axis)
+    out = torch.empty_like(rows)
+    n_rows, n_cols = rows.shape
+    if rows.numel():
+        block = block or online_block(n_cols)
+        _launch(
+            softmax_online_kernel, (n_rows,), out, rows, rows.stride(0), out.stride(0), n_cols,
+            block, num_warps=_row_warps(block),
+        )  # fmt: skip
+    return back(out)
+
+
+def softmax_fused(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
+    """Softmax along `axis`, the whole row in one program's registers; rows longer than
+    FUSED_MAX_COLS stream through the online kernel in ONLINE_MAX_BLOCK blocks instead."""
+    rows, back = _as_rows(x, axis)
+    n_rows, n_cols = rows.shape
+    if n_cols > FUSED_MAX_COLS:
+        return back(softmax_online(rows, block=ONLINE_MAX_BLOCK))
+    out = torch.empty_like(rows)
+    if rows.numel():
+        block = triton.next_power_of_2(n_cols)
+        _launch(
+            softmax_fused_kernel, (n_rows,), out, rows, rows.stride(0), out.stride(0), n_cols,
+            block, num_warps=_row_warps(block),
+        )  # fmt: skip
+    return back(out)
+
+
+@dataclass(frozen=True)
+class AttentionBlocks:
+    m: int  # queries per program
+    n: int  # keys per step
+    num_warps: int
+    num_stages: int
+
+
+def attention_blocks(on_gpu: bool, head_dim: int) -> AttentionBlocks:
+    """GPU: the usual flash tile sizes. Interpreter: small tiles, so small test shapes still
+    cross several key blocks (each program is a Python loop there)."""
+    if not on_gpu:
+        return AttentionBlocks(16, 16, 1, 1)
+    if head_dim <= 64:
+        return AttentionBlocks(128, 64, 4, 3)
+    return AttentionBlocks(128, 64, 8, 2)
+
+
+def attention_flash(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    allowed: torch.Tensor | None = None,
+    causal: bool = False,
+    blocks: AttentionBlocks | None = None,
+) -> torch.Tensor:
+    """softmax(QKᵀ/√d_k, disallowed scores at −∞)·V by the flash-style forward kernel.
+    q (..., n, d), k (..., m, d), v (..., m, d_v); `allowed` broadcasts to (..., n, m), True
+    where query i may attend to key j; `causal` allows j ≤ i. A row with no allowed key gets 0."""
+    _check_dtype(q, k, v)
+    *batch_shape, n, d = q.shape
+    m, d_v = k.shape[-2], v.shape[-1]
+    batch = math.prod(batch_shape)
+    q3, k3, v3 = (t.contiguous().reshape(batch, t.shape[-2], t.shape[-1]) for t in (q, k, v))
+    out = torch.empty((batch, n, d_v), dtype=q.dtype, device=q.device)
+    if allowed is not None:
+        mask = allowed.to(device=q.device, dtype=torch.bool).expand(*batch_shape, n, m)
+        mask = mask.reshape(batch, n, m).to(torch.int8).contiguous()
+    else:
+        mask = torch.ones((1, 1, 1), dtype=torch.int8, device=q.device)  # never read
+    tiles = blocks or attention_blocks(q.is_cuda, d)
+    upcast = INTERPRETED and q.dtype == torch.bfloat16
+    if out.numel():
+        grid = (triton.cdiv(n, tiles.m), batch)
+        _launch(
+            attention_forward_kernel, grid, q3, k3, v3, out, mask, n, m, d, d_v, 1.0 / math.sqrt(d),
+            q3.stride(0), q3.stride(1), k3.stride(0), k3.stride(1), v3.stride(0), v3.stride(1),
+            out.stride(0), out.stride(1), mask.stride(0), mask.stride(1),
+            causal, allowed is not None, "ieee" if upcast or q.dtype == torch.float32 else "tf32",
+            upcast,
+            tiles.m, tiles.n, max(16, triton.next_power_of_2(d)),
+            max(16, triton.next_power_of_2(d_v)),
+            num_warps=tiles.num_warps, num_stages=tiles.num_stages,
+        )  # fmt: skip
+    return out.reshape(*batch_shape, n, d_v)
+
+
+# -- registration ---------------------------------------------------------------------------------
+def triton_implementations() -> list[Implementation]:
+    """Our kernels as implementations: on "cuda", or on "cpu" under TRITON_INTERPRET=1."""
+    devices = ("cpu",) if INTERPRETED else ("cuda",)
+    return [
+        Implementation(
+            "triton-softmax-fused",
+            "softmax",
+            "torch",
+            softmax_fused,
+            devices,
+            DTYPES,
+            "our Triton kernel: one program per row, row in registers, float32 math",
+            frozenset({"stable", "row-wise", "triton", "fused"}),
+        ),
+        Implementation(
+            "triton-softmax-online",
+            "softmax",
+            "torch",
+            softmax_online,
+            devices,
+            DTYPES,
+            "our Triton kernel: running max and rescaled sum over column blocks",
+            frozenset({"stable", "row-wise", "triton", "online"}),
+        ),
+        Implementation(
+            "triton-attention-flash",
+            "attention",
+            "torch",
+            attention_flash,
+            devices,
+            DTYPES,
+            "our Triton flash-style forward: online softmax over key blocks; "
+            "a fully masked row gives 0",
+            frozenset({"masking", "triton", "fused"}),
+        ),
+    ]
