@@ -228,6 +228,7 @@ def pytest_runtest_makereport(
     if link is None:
         return
     record = item.stash.get(EVIDENCE_KEY, None)
+    check_outcome: Outcome | None
     if report.when == "call" and report.passed and record and record.failed_comparisons:
         # The check recorded a comparison that does not hold but did not assert: it fails.
         report.outcome = "failed"

@@ -1,0 +1,129 @@
+"""What the registry holds: an Implementation (a function and what it supports) and an ImplCase
+(one implementation on one device in one dtype, the unit a conformance check runs on)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+ALL_DTYPES = ("float64", "float32", "float16", "bfloat16")
+NUMPY_DTYPES = ("float64", "float32", "float16")  # numpy has no bfloat16
+
+# (device, dtype) -> None when the implementation can run there, else the reason it cannot.
+Availability = Callable[[str, str], "str | None"]
+
+
+@dataclass(frozen=True)
+class Implementation:
+    id: str
+    # "softmax": fn(x, axis=-1) -> weights along axis.
+    # "log-softmax": fn(x, axis=-1) -> log of the softmax weights along axis.
+    # "normalizer": fn(x, axis=-1) -> an alternative to softmax (the article's brain teasers).
+    # "attention": fn(q, k, v, *, allowed=None, causal=False) -> output (..., n, d_v), scores
+    #   scaled by 1/sqrt(d_k); `allowed` is a boolean (n, m) mask, True where attention may go.
+    role: str
+    backend: str  # "numpy" | "torch"
+    fn: Callable[..., Any] = field(compare=False)
+    devices: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    description: str
+    tags: frozenset[str] = frozenset()  # e.g. "stable" (claims overflow safety), "row-wise"
+    # Probed once per (device, dtype) and cached: a kernel that does not exist here (e.g. the
+    # cuDNN attention backend on a CPU) is kept as a case and skipped with this reason.
+    available: Availability | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ImplCase:
+    """One implementation on one device in one dtype: the unit a conformance check runs on."""
+
+    impl: Implementation
+    device: str
+    dtype: str
+
+    def __str__(self) -> str:
+        return f"{self.impl.id}-{self.device}-{self.dtype}"
+
+    def labels(self) -> dict[str, str]:
+        return {"implementation": self.impl.id, "device": self.device, "dtype": self.dtype}
+
+    def skip_reason(self) -> str | None:
+        if self.device == "cuda" and not cuda_available():
+            return "no CUDA device on this machine"
+        if self.impl.available is not None:
+            return availability(self.impl, self.device, self.dtype)
+        return None
+
+    def asarray(self, values: Any) -> Any:
+        """Values (any nested sequence or float64 array) in this case's backend, device, dtype."""
+        if self.impl.backend == "numpy":
+            return np.asarray(values, dtype=np.dtype(self.dtype))
+        import torch
+
+        return torch.as_tensor(np.asarray(values, dtype=np.float64)).to(
+            device=self.device, dtype=getattr(torch, self.dtype)
+        )
+
+    def rounded(self, values: Any) -> np.ndarray:
+        """The values as this case's dtype represents them, back in float64: the exact oracle
+        judges an implementation on the inputs it was actually given."""
+        return to_numpy(self.asarray(values))
+
+    def call(self, *arrays: Any, **kwargs: Any) -> Any:
+        """Call the implementation with each array converted to this case's backend, device and
+        dtype (booleans, e.g. masks, keep their dtype); other arguments pass through."""
+        converted = [self.asarray(a) for a in arrays]
+        kwargs = {k: self._convert_mask(v) for k, v in kwargs.items()}
+        with np.errstate(all="ignore"):
+            return self.impl.fn(*converted, **kwargs)
+
+    def _convert_mask(self, value: Any) -> Any:
+        if isinstance(value, np.ndarray) and value.dtype == np.bool_:
+            if self.impl.backend == "numpy":
+                return value
+            import torch
+
+            return torch.as_tensor(value, device=self.device)
+        return value
+
+    def run(self, values: Any, axis: int = -1) -> Any:
+        """The implementation's output. Overflow to inf/NaN is a result to judge, not an error,
+        so numpy's floating-point warnings are silenced here (torch emits none)."""
+        with np.errstate(all="ignore"):
+            return self.impl.fn(self.asarray(values), axis=axis)
+
+    def run_float64(self, values: Any, axis: int = -1) -> np.ndarray:
+        """Run, then hand the result back as a float64 numpy array for comparison."""
+        return to_numpy(self.run(values, axis=axis))
+
+    @property
+    def eps(self) -> float:
+        import torch
+
+        return float(torch.finfo(getattr(torch, self.dtype)).eps)
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):
+        return value.detach().to("cpu").double().numpy()
+    return np.asarray(value, dtype=np.float64)
+
+
+@cache
+def cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+@cache
+def availability(implementation: Implementation, device: str, dtype: str) -> str | None:
+    """The implementation's own probe, run once per (device, dtype) in a session."""
+    assert implementation.available is not None
+    return implementation.available(device, dtype)
