@@ -102,6 +102,9 @@ def pytest_configure(config: pytest.Config) -> None:
     reports = state.option_path("--reports-dir", "claimcheck_reports_dir")
     if reports is None or config.getoption("--no-reports") or hasattr(config, "workerinput"):
         return
+    # A run killed before it writes must not leave an older report that reads as current.
+    for stale in ("verdict.json", "verdict.html"):
+        (reports / stale).unlink(missing_ok=True)
     # The detailed logs go beside the verdict report unless the user chose other paths.
     if getattr(config.option, "xmlpath", None) is None:
         config.option.xmlpath = str(reports / "junit.xml")
@@ -119,7 +122,9 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
     if report.failed:
         state = _STATE.get("current")
         if state is not None:
-            state.collection_errors.append(report.nodeid or "<rootdir>")
+            last = (str(report.longrepr).strip().splitlines() or ["?"])[-1]
+            cause = last.removeprefix("E").strip()
+            state.collection_errors.append(f"{report.nodeid or '<rootdir>'}: {cause}")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -141,8 +146,7 @@ def pytest_collection_modifyitems(
         # Links cannot be judged when check modules failed to import: report that (pytest then
         # stops with "errors during collection"), not a list of claims "without a check".
         state.stop_errors = [
-            f"could not collect {nodeid} (its error is shown above)"
-            for nodeid in state.collection_errors
+            f"could not collect {entry}" for entry in state.collection_errors
         ]
         return
     claims_dir = state.option_path("--claims-dir", "claimcheck_claims_dir")

@@ -18,8 +18,11 @@ class ClaimTolerance:
     description: str
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, float] | None) -> ClaimTolerance:
-        """Build from a claim's `tolerance` field ({decimals: k} | {absolute: x} | {relative: r})."""
+    def from_spec(
+        cls, spec: Mapping[str, float] | None, printed: float | None = None
+    ) -> ClaimTolerance:
+        """Build from a claim's `tolerance` field ({decimals: k} | {absolute: x} | {relative: r});
+        a relative tolerance needs the printed value it is relative to."""
         if not spec:
             raise ValueError("this claim has no 'tolerance' field; numeric claims need one")
         if "decimals" in spec:
@@ -29,7 +32,11 @@ class ClaimTolerance:
             )
         if "absolute" in spec:
             return cls(float(spec["absolute"]), f"|true − printed| ≤ {spec['absolute']:g}")
-        raise ValueError(f"unsupported claim tolerance {dict(spec)!r}; use decimals or absolute")
+        if "relative" in spec:
+            if printed is None:
+                raise ValueError("a relative claim tolerance needs the printed value")
+            return relative_claim_tolerance(printed, float(spec["relative"]))
+        raise ValueError(f"unsupported claim tolerance {dict(spec)!r}")
 
     def holds(self, printed: float, true: float) -> bool:
         return abs(true - printed) <= self.bound * (1 + 1e-12)

@@ -38,6 +38,8 @@ class RunConfig:
     eval_points: int = 16
     val_sequences: int = 64
     warmup_fraction: float = 0.05
+    recall_pairs: int = 16  # recall task: keys (all used in every context) and queries
+    recall_queries: int = 8
     device: str = "cpu"
 
     def key(self) -> dict[str, Any]:
@@ -59,6 +61,13 @@ class RunResult:
     tokens_seen: int = 0
     wall_s: float = 0.0
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunResult:
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
     @property
     def final_val_loss(self) -> float:
         return math.inf if self.diverged_at is not None else self.val_loss[-1]
@@ -71,17 +80,19 @@ class RunResult:
 class Task:
     """Batches, validation set, vocabulary and the model's context length for one task."""
 
-    def __init__(self, name: str, seq_len: int, val_sequences: int, batch: int) -> None:
-        self.name = name
+    def __init__(self, cfg: RunConfig) -> None:
+        self.name = name = cfg.task
         if name == "lm":
             corpus = data.load_corpus()
-            self.vocab_size, self.seq_len = corpus.vocab_size, seq_len
+            self.vocab_size, self.seq_len = corpus.vocab_size, cfg.seq_len
             self._train = corpus.train
-            self.val = data.lm_val_batches(corpus.val, val_sequences, seq_len, batch)
+            self.val = data.lm_val_batches(corpus.val, cfg.val_sequences, cfg.seq_len, cfg.batch)
         elif name == "recall":
-            self.recall = data.RecallTask()
+            self.recall = data.RecallTask(
+                n_keys=cfg.recall_pairs, n_pairs=cfg.recall_pairs, n_queries=cfg.recall_queries
+            )
             self.vocab_size, self.seq_len = self.recall.vocab_size, self.recall.seq_len
-            self.val = self.recall.val_batches(val_sequences, batch)
+            self.val = self.recall.val_batches(cfg.val_sequences, cfg.batch)
         else:
             raise ValueError(f"unknown task {name!r}")
 
@@ -123,24 +134,26 @@ def evaluate(model: TinyTransformer, task: Task, device: str) -> tuple[float, fl
 
 @torch.no_grad()
 def attention_statistics(model: TinyTransformer, tokens: torch.Tensor):
-    """Per layer and head: mean Shannon entropy (nats) and mean largest weight of the attention
-    rows, over the sequences and query positions ≥ 1 (row 0 can only attend to itself).
-    Entropy is NaN for weights that are not a distribution (``sum`` can be negative)."""
+    """Per layer and head: mean Shannon entropy (nats) and mean largest |weight| of the
+    attention rows, over the sequences and query positions ≥ 1 (row 0 can only attend to
+    itself). Signed weights (``sum``) get the entropy of |w| / Σ|w|, the only entropy they
+    have; ``raw`` has no weights, so NaN."""
     entropy, peak = [], []
     for weights in model.attention_maps(tokens):
-        if weights is None:  # ``raw``: no weights to speak of
+        if weights is None:
             entropy.append([math.nan] * model.cfg.n_heads)
             peak.append([math.nan] * model.cfg.n_heads)
             continue
         rows = weights[:, :, 1:, :].double()
-        is_distribution = bool((rows >= 0).all()) and bool(torch.isfinite(rows).all())
-        if is_distribution:
-            plogp = torch.where(rows > 0, rows * torch.log(rows), torch.zeros_like(rows))
-            h = (-plogp.sum(-1)).mean(dim=(0, 2))
-        else:
-            h = torch.full((rows.shape[1],), math.nan, dtype=torch.float64)
-        entropy.append(h.tolist())
-        peak.append(rows.abs().amax(-1).mean(dim=(0, 2)).tolist())
+        if not bool(torch.isfinite(rows).all()):
+            entropy.append([math.nan] * model.cfg.n_heads)
+            peak.append([math.inf] * model.cfg.n_heads)
+            continue
+        magnitude = rows.abs()
+        p = magnitude / magnitude.sum(-1, keepdim=True).clamp_min(1e-300)
+        plogp = torch.where(p > 0, p * torch.log(p), torch.zeros_like(p))
+        entropy.append((-plogp.sum(-1)).mean(dim=(0, 2)).tolist())
+        peak.append(magnitude.amax(-1).mean(dim=(0, 2)).tolist())
     return entropy, peak
 
 
@@ -148,7 +161,7 @@ def run(cfg: RunConfig) -> RunResult:
     """Train one model from scratch and record its curves."""
     started = time.perf_counter()
     device = cfg.device
-    task = Task(cfg.task, cfg.seq_len, cfg.val_sequences, cfg.batch)
+    task = Task(cfg)
     torch.manual_seed(cfg.seed)
     model_cfg = ModelConfig(
         vocab_size=task.vocab_size,
@@ -172,7 +185,7 @@ def run(cfg: RunConfig) -> RunResult:
         entropy, peak = attention_statistics(model, stats_tokens)
         model.train()
         result.eval_steps.append(step)
-        result.val_loss.append(loss)
+        result.val_loss.append(loss if math.isfinite(loss) else math.inf)
         result.val_accuracy.append(accuracy)
         result.entropy.append(entropy)
         result.max_weight.append(peak)
@@ -184,7 +197,7 @@ def run(cfg: RunConfig) -> RunResult:
         inputs, targets, scored = task.batch(cfg.batch, generator)
         inputs, targets = inputs.to(device), targets.to(device)
         loss = masked_loss(model(inputs), targets, None if scored is None else scored.to(device))
-        result.train_loss.append(float(loss))
+        result.train_loss.append(float(loss.detach()))
         if not math.isfinite(result.train_loss[-1]):
             result.diverged_at = step
             break

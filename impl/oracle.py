@@ -6,6 +6,7 @@ True values are computed here when a check runs; nothing measured is ever pasted
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -18,27 +19,92 @@ def softmax_exact(scores: Sequence[float], shift: float = 0.0) -> list[mpmath.mp
     """softmax(scores − shift) at DIGITS significant digits, the subtraction done exactly;
     -inf scores get exactly zero weight."""
     with mpmath.workdps(DIGITS):
-        xs = [mpmath.mpf(float(s)) - mpmath.mpf(float(shift)) for s in scores]
-        finite = [x for x in xs if mpmath.isfinite(x)]
-        if not finite:
-            raise ValueError("softmax of a row whose every score is -inf is undefined")
-        top = max(finite)
-        weights = [mpmath.e ** (x - top) if mpmath.isfinite(x) else mpmath.mpf(0) for x in xs]
-        total = mpmath.fsum(weights)
-        return [w / total for w in weights]
+        return _softmax_mp([mpmath.mpf(float(s)) - mpmath.mpf(float(shift)) for s in scores])
+
+
+def _softmax_mp(xs: list[mpmath.mpf]) -> list[mpmath.mpf]:
+    """Softmax of mpmath numbers (called inside workdps); -inf gets exactly zero weight."""
+    finite = [x for x in xs if mpmath.isfinite(x)]
+    if not finite:
+        raise ValueError("softmax of a row whose every score is -inf is undefined")
+    top = max(finite)
+    weights = [mpmath.e ** (x - top) if mpmath.isfinite(x) else mpmath.mpf(0) for x in xs]
+    total = mpmath.fsum(weights)
+    return [w / total for w in weights]
+
+
+def log_softmax_exact(scores: Sequence[float]) -> list[mpmath.mpf]:
+    """log softmax(scores) = x − max − log Σ exp(x − max), exactly; −inf scores give −inf."""
+    with mpmath.workdps(DIGITS):
+        xs = [mpmath.mpf(float(s)) for s in scores]
+        top = max(x for x in xs if mpmath.isfinite(x))
+        log_total = mpmath.log(mpmath.fsum(mpmath.e ** (x - top) for x in xs if mpmath.isfinite(x)))
+        return [x - top - log_total if mpmath.isfinite(x) else mpmath.mpf("-inf") for x in xs]
 
 
 def softmax(scores: Sequence[float] | np.ndarray, axis: int = -1) -> np.ndarray:
     """The exact softmax as float64 values; rows of small arrays go through mpmath."""
     x = np.asarray(scores, dtype=np.float64)
     if x.size <= MPMATH_MAX_ELEMENTS:
-        moved = np.moveaxis(x, axis, -1)
-        rows = moved.reshape(-1, moved.shape[-1])
-        out = np.array([[float(v) for v in softmax_exact(row)] for row in rows])
-        return np.moveaxis(out.reshape(moved.shape), -1, axis)
+        return _by_rows(softmax_exact, x, axis)
     shifted = x - x.max(axis=axis, keepdims=True)
     e = np.exp(shifted)
     return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(scores: Sequence[float] | np.ndarray, axis: int = -1) -> np.ndarray:
+    """The exact log-softmax as float64 values (mpmath row by row; small inputs only)."""
+    x = np.asarray(scores, dtype=np.float64)
+    _require_small(x.size)
+    return _by_rows(log_softmax_exact, x, axis)
+
+
+def attention(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: np.ndarray | None = None
+) -> np.ndarray:
+    """softmax(QKᵀ/√d_k, disallowed scores at −∞)·V, every product and sum at DIGITS digits.
+    q (..., n, d), k (..., m, d), v (..., m, d_v); `allowed` a boolean (n, m) mask (True where
+    query i may attend to key j). Small inputs only."""
+    q, k, v = (np.asarray(a, dtype=np.float64) for a in (q, k, v))
+    n, m = q.shape[-2], k.shape[-2]
+    mask = np.ones((n, m), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    q, k, v = (np.broadcast_to(a, (*batch, *a.shape[-2:])) for a in (q, k, v))
+    _require_small(int(np.prod(batch)) * n * m * max(q.shape[-1], v.shape[-1]))
+    out = np.empty((*batch, n, v.shape[-1]))
+    with mpmath.workdps(DIGITS):
+        scale = 1 / mpmath.sqrt(q.shape[-1])
+        for index in np.ndindex(*batch):
+            qm, km, vm = (mpmath.matrix(a[index].tolist()) for a in (q, k, v))
+            for i in range(n):
+                scores = [
+                    mpmath.fsum(qm[i, c] * km[j, c] for c in range(q.shape[-1])) * scale
+                    if mask[i, j]
+                    else mpmath.mpf("-inf")
+                    for j in range(m)
+                ]
+                weights = _softmax_mp(scores)
+                for c in range(v.shape[-1]):
+                    out[(*index, i, c)] = float(
+                        mpmath.fsum(w * vm[j, c] for j, w in enumerate(weights))
+                    )
+    return out
+
+
+def _by_rows(exact_row: Any, x: np.ndarray, axis: int) -> np.ndarray:
+    """Apply an exact row function along `axis` of a float64 array."""
+    moved = np.moveaxis(x, axis, -1)
+    rows = moved.reshape(-1, moved.shape[-1])
+    out = np.array([[float(v) for v in exact_row(row)] for row in rows])
+    return np.moveaxis(out.reshape(moved.shape), -1, axis)
+
+
+def _require_small(count: int) -> None:
+    """mpmath is slow: refuse inputs needing more than MPMATH_MAX_ELEMENTS terms per pass."""
+    if count > MPMATH_MAX_ELEMENTS:
+        raise ValueError(
+            f"the mpmath oracle takes at most {MPMATH_MAX_ELEMENTS} terms; got {count}"
+        )
 
 
 def exp_exact(x: float) -> mpmath.mpf:

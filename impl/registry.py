@@ -1,220 +1,54 @@
 """The registry: every implementation under test has an id, a backend, the devices and dtypes it
 supports and what it is. Checks reach implementations only through `cases()`, one switch
 (array-api-tests' habit), with parametrize ids that read well: `torch-softmax-cpu-float32`.
+
+Users add their own with `register()` (the pytest plugin impl/pytest_plugin.py does it for
+`--impl` and for the `softmax_claimcheck.implementations` entry points).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from functools import cache
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numpy as np
 import pytest
 
-from impl import attention, library, reference
+from impl.catalogue import builtin
+from impl.model import (
+    ALL_DTYPES,
+    NUMPY_DTYPES,
+    ImplCase,
+    Implementation,
+    cuda_available,
+    to_numpy,
+)
 
-ALL_DTYPES = ("float64", "float32", "float16", "bfloat16")
-NUMPY_DTYPES = ("float64", "float32", "float16")  # numpy has no bfloat16
+__all__ = [
+    "ALL_DTYPES",
+    "NUMPY_DTYPES",
+    "ImplCase",
+    "Implementation",
+    "cases",
+    "cuda_available",
+    "get",
+    "implementations",
+    "register",
+    "to_numpy",
+    "unregister",
+]
 
-
-@dataclass(frozen=True)
-class Implementation:
-    id: str
-    # "softmax": fn(x, axis=-1) -> weights along axis.
-    # "attention": fn(q, k, v, *, allowed=None, causal=False) -> output (..., n, d_v), scores
-    #   scaled by 1/sqrt(d_k); `allowed` is a boolean (n, m) mask, True where attention may go.
-    role: str
-    backend: str  # "numpy" | "torch"
-    fn: Callable[..., Any] = field(compare=False)
-    devices: tuple[str, ...]
-    dtypes: tuple[str, ...]
-    description: str
-    tags: frozenset[str] = frozenset()  # e.g. "stable" (claims overflow safety), "row-wise"
-
-
-@dataclass(frozen=True)
-class ImplCase:
-    """One implementation on one device in one dtype: the unit a conformance check runs on."""
-
-    impl: Implementation
-    device: str
-    dtype: str
-
-    def __str__(self) -> str:
-        return f"{self.impl.id}-{self.device}-{self.dtype}"
-
-    def labels(self) -> dict[str, str]:
-        return {"implementation": self.impl.id, "device": self.device, "dtype": self.dtype}
-
-    def skip_reason(self) -> str | None:
-        if self.device == "cuda" and not cuda_available():
-            return "no CUDA device on this machine"
-        return None
-
-    def asarray(self, values: Any) -> Any:
-        """Values (any nested sequence or float64 array) in this case's backend, device, dtype."""
-        if self.impl.backend == "numpy":
-            return np.asarray(values, dtype=np.dtype(self.dtype))
-        import torch
-
-        return torch.as_tensor(np.asarray(values, dtype=np.float64)).to(
-            device=self.device, dtype=getattr(torch, self.dtype)
-        )
-
-    def call(self, *arrays: Any, **kwargs: Any) -> Any:
-        """Call the implementation with each array converted to this case's backend, device and
-        dtype (booleans, e.g. masks, keep their dtype); other arguments pass through."""
-        converted = [self.asarray(a) for a in arrays]
-        kwargs = {k: self._convert_mask(v) for k, v in kwargs.items()}
-        with np.errstate(all="ignore"):
-            return self.impl.fn(*converted, **kwargs)
-
-    def _convert_mask(self, value: Any) -> Any:
-        if isinstance(value, np.ndarray) and value.dtype == np.bool_:
-            if self.impl.backend == "numpy":
-                return value
-            import torch
-
-            return torch.as_tensor(value, device=self.device)
-        return value
-
-    def run(self, values: Any, axis: int = -1) -> Any:
-        """The implementation's output. Overflow to inf/NaN is a result to judge, not an error,
-        so numpy's floating-point warnings are silenced here (torch emits none)."""
-        with np.errstate(all="ignore"):
-            return self.impl.fn(self.asarray(values), axis=axis)
-
-    def run_float64(self, values: Any, axis: int = -1) -> np.ndarray:
-        """Run, then hand the result back as a float64 numpy array for comparison."""
-        return to_numpy(self.run(values, axis=axis))
-
-    @property
-    def eps(self) -> float:
-        import torch
-
-        return float(torch.finfo(getattr(torch, self.dtype)).eps)
-
-
-def to_numpy(value: Any) -> np.ndarray:
-    if hasattr(value, "detach"):
-        return value.detach().to("cpu").double().numpy()
-    return np.asarray(value, dtype=np.float64)
-
-
-@cache
-def cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return bool(torch.cuda.is_available())
-
-
-def _builtin() -> list[Implementation]:
-    both = ("cpu", "cuda")
-    return [
-        Implementation(
-            "numpy-stable",
-            "softmax",
-            "numpy",
-            reference.stable_softmax,
-            ("cpu",),
-            NUMPY_DTYPES,
-            "row-wise max shift, exp, normalize (numpy)",
-            frozenset({"stable", "row-wise"}),
-        ),
-        Implementation(
-            "numpy-naive",
-            "softmax",
-            "numpy",
-            reference.naive_softmax,
-            ("cpu",),
-            NUMPY_DTYPES,
-            "textbook formula without the shift (numpy)",
-            frozenset({"row-wise"}),
-        ),
-        Implementation(
-            "numpy-article",
-            "softmax",
-            "numpy",
-            reference.article_softmax,
-            ("cpu",),
-            NUMPY_DTYPES,
-            "the article's three-line function exactly as printed",
-            frozenset({"stable"}),
-        ),
-        Implementation(
-            "torch-stable",
-            "softmax",
-            "torch",
-            reference.stable_softmax,
-            both,
-            ALL_DTYPES,
-            "row-wise max shift, exp, normalize (torch ops)",
-            frozenset({"stable", "row-wise"}),
-        ),
-        Implementation(
-            "torch-naive",
-            "softmax",
-            "torch",
-            reference.naive_softmax,
-            both,
-            ALL_DTYPES,
-            "textbook formula without the shift (torch ops)",
-            frozenset({"row-wise"}),
-        ),
-        Implementation(
-            "torch-article",
-            "softmax",
-            "torch",
-            reference.article_softmax,
-            both,
-            ALL_DTYPES,
-            "the article's three-line function, on torch tensors",
-            frozenset({"stable"}),
-        ),
-        Implementation(
-            "torch-softmax",
-            "softmax",
-            "torch",
-            library.torch_softmax,
-            both,
-            ALL_DTYPES,
-            "torch.softmax (library kernel)",
-            frozenset({"stable", "row-wise", "library"}),
-        ),
-        Implementation(
-            "numpy-attention",
-            "attention",
-            "numpy",
-            attention.reference_attention,
-            ("cpu",),
-            NUMPY_DTYPES,
-            "softmax(QKᵀ/√d_k + −∞ mask)·V (numpy)",
-            frozenset({"masking", "reference"}),
-        ),
-        Implementation(
-            "torch-attention",
-            "attention",
-            "torch",
-            attention.reference_attention,
-            both,
-            ALL_DTYPES,
-            "softmax(QKᵀ/√d_k + −∞ mask)·V (torch ops)",
-            frozenset({"masking", "reference"}),
-        ),
-    ]
-
-
-_REGISTRY: dict[str, Implementation] = {i.id: i for i in _builtin()}
+_REGISTRY: dict[str, Implementation] = {i.id: i for i in builtin()}
 
 
 def register(implementation: Implementation) -> None:
     if implementation.id in _REGISTRY:
         raise ValueError(f"implementation id {implementation.id!r} is already registered")
     _REGISTRY[implementation.id] = implementation
+
+
+def unregister(impl_id: str) -> None:
+    """Remove a registered implementation (the plugin removes user ones when its run ends)."""
+    _REGISTRY.pop(impl_id, None)
 
 
 def get(impl_id: str) -> Implementation:

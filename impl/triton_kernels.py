@@ -16,6 +16,8 @@ What the kernels return (documented behaviour, checked in tests/engine/test_trit
 * A fully masked row (every score −∞, or every key disallowed) returns zeros, not NaN: zero
   weights, and for attention a zero output vector. The exact softmax of such a row is undefined.
 * NaN or +∞ among the scores gives NaN for the row, as torch.softmax does.
+* The softmax kernels are differentiable (a Triton backward kernel, dx = y ⊙ (dy − Σ dy ⊙ y));
+  the attention kernel is forward-only and says so (NotSupported) when a gradient is asked for.
 
 Where they run: Triton decides once per process, when `triton` is first imported: with
 TRITON_INTERPRET=1 set before that, every @triton.jit function (Triton's own tl.max and tl.sum
@@ -37,12 +39,16 @@ import triton
 import triton.language as tl
 from triton.runtime.jit import JITFunction
 
-from impl.registry import Implementation
+from impl.model import Implementation
+from impl.unsupported import NotSupported
 
 DTYPES = ("float32", "float16", "bfloat16")
-FUSED_MAX_COLS = 16384  # 64 KiB of float32 per row: one program's registers at 16 warps
+# The longest row the fused kernel keeps in registers: at 32768 columns and 32 warps ptxas
+# (sm_90) needs no stack (no spills); at 65536 it spills. Checked by the sm_90 compile test.
+FUSED_MAX_COLS = 32768
 ONLINE_MIN_BLOCK = 4  # small rows still stream in several blocks, so the recurrence is tested
 ONLINE_MAX_BLOCK = 4096
+INTERPRETER_TILE = 1 << 16  # values per program under the interpreter (rows × block)
 
 
 # True when triton was imported with TRITON_INTERPRET=1: its own tl.max is then interpreted too.
@@ -52,49 +58,87 @@ INTERPRETED = not isinstance(tl.standard.max, JITFunction)
 # -- kernels -------------------------------------------------------------------------------------
 @triton.jit
 def softmax_fused_kernel(
-    out_ptr, in_ptr, in_row_stride, out_row_stride, n_cols, BLOCK: tl.constexpr
-):
-    """One program per row; the row (padded with −∞ to BLOCK) is loaded once, kept in registers."""
-    row = tl.program_id(0).to(tl.int64)
+    out_ptr, in_ptr, in_row_stride, out_row_stride, n_rows, n_cols,
+    ROWS: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """ROWS rows per program (1 on a GPU), each padded with −∞ to BLOCK and loaded once: max,
+    exp, sum and the division all happen in registers."""
+    rows = tl.program_id(0).to(tl.int64) * ROWS + tl.arange(0, ROWS)
     cols = tl.arange(0, BLOCK)
-    inside = cols < n_cols
-    x = tl.load(in_ptr + row * in_row_stride + cols, mask=inside, other=float("-inf"))
-    x = x.to(tl.float32)
-    row_max = tl.max(x, axis=0)
+    inside = (rows < n_rows)[:, None] & (cols < n_cols)[None, :]
+    x = tl.load(
+        in_ptr + rows[:, None] * in_row_stride + cols[None, :], mask=inside, other=float("-inf")
+    ).to(tl.float32)
+    row_max = tl.max(x, axis=1)
     shift = tl.where(row_max == float("-inf"), 0.0, row_max)  # fully masked row: shift by 0
-    e = tl.exp(x - shift)
-    total = tl.sum(e, axis=0)
-    weights = tl.where(total > 0, e / tl.where(total > 0, total, 1.0), 0.0)
-    tl.store(out_ptr + row * out_row_stride + cols, weights.to(out_ptr.dtype.element_ty), inside)
+    e = tl.exp(x - shift[:, None])
+    total = tl.sum(e, axis=1)[:, None]
+    weights = tl.where(total == 0, 0.0, e / tl.where(total == 0, 1.0, total))  # NaN stays NaN
+    tl.store(
+        out_ptr + rows[:, None] * out_row_stride + cols[None, :],
+        weights.to(out_ptr.dtype.element_ty),
+        mask=inside,
+    )
 
 
 @triton.jit
 def softmax_online_kernel(
-    out_ptr, in_ptr, in_row_stride, out_row_stride, n_cols, BLOCK: tl.constexpr
-):
-    """One program per row, two passes over column blocks: (1) running max m and rescaled sum
-    s ← s·exp(m_old − m_new) + Σ exp(x − m_new); (2) write exp(x − m) / s."""
-    row = tl.program_id(0).to(tl.int64)
-    source = in_ptr + row * in_row_stride
-    target = out_ptr + row * out_row_stride
-    cols = tl.arange(0, BLOCK)
-    running_max = tl.full([1], float("-inf"), tl.float32)
-    running_sum = tl.zeros([1], tl.float32)
+    out_ptr, in_ptr, in_row_stride, out_row_stride, n_rows, n_cols,
+    ROWS: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """Two passes over column blocks. Pass 1 keeps, in each of the BLOCK lanes, a running max m
+    and a rescaled running sum s ← s·exp(m_old − m_new) + exp(x − m_new); the lanes are merged
+    once at the end (M = max m, S = Σ s·exp(m − M)), so no block needs a cross-lane reduction.
+    Pass 2 writes exp(x − M) / S."""
+    rows = tl.program_id(0).to(tl.int64) * ROWS + tl.arange(0, ROWS)
+    row_inside = (rows < n_rows)[:, None]
+    cols = tl.arange(0, BLOCK)[None, :]
+    source = in_ptr + rows[:, None] * in_row_stride + cols
+    target = out_ptr + rows[:, None] * out_row_stride + cols
+    lane_max = tl.full([ROWS, BLOCK], float("-inf"), tl.float32)
+    lane_sum = tl.zeros([ROWS, BLOCK], tl.float32)
     for start in range(0, n_cols, BLOCK):
-        offsets = start + cols
-        x = tl.load(source + offsets, mask=offsets < n_cols, other=float("-inf")).to(tl.float32)
-        new_max = tl.maximum(running_max, tl.max(x, axis=0))
+        inside = row_inside & (cols < n_cols - start)
+        x = tl.load(source + start, mask=inside, other=float("-inf")).to(tl.float32)
+        new_max = tl.maximum(lane_max, x)
         shift = tl.where(new_max == float("-inf"), 0.0, new_max)  # all −∞ so far: shift by 0
-        running_sum = running_sum * tl.exp(running_max - shift) + tl.sum(tl.exp(x - shift), axis=0)
-        running_max = new_max
-    shift = tl.where(running_max == float("-inf"), 0.0, running_max)
-    scale = tl.where(running_sum > 0, 1.0 / tl.where(running_sum > 0, running_sum, 1.0), 0.0)
+        lane_sum = lane_sum * tl.exp(lane_max - shift) + tl.exp(x - shift)
+        lane_max = new_max
+    row_max = tl.max(lane_max, axis=1)
+    shift = tl.where(row_max == float("-inf"), 0.0, row_max)[:, None]
+    total = tl.sum(lane_sum * tl.exp(lane_max - shift), axis=1)[:, None]
+    scale = tl.where(total == 0, 0.0, 1.0 / tl.where(total == 0, 1.0, total))  # NaN stays NaN
     for start in range(0, n_cols, BLOCK):
-        offsets = start + cols
-        inside = offsets < n_cols
-        x = tl.load(source + offsets, mask=inside, other=float("-inf")).to(tl.float32)
+        inside = row_inside & (cols < n_cols - start)
+        x = tl.load(source + start, mask=inside, other=float("-inf")).to(tl.float32)
         weights = tl.exp(x - shift) * scale
-        tl.store(target + offsets, weights.to(out_ptr.dtype.element_ty), mask=inside)
+        tl.store(target + start, weights.to(out_ptr.dtype.element_ty), mask=inside)
+
+
+@triton.jit
+def softmax_backward_kernel(
+    grad_in_ptr, out_ptr, grad_out_ptr, row_stride, n_rows, n_cols,
+    ROWS: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """The softmax gradient from the saved output y: dx = y ⊙ (dy − Σ dy ⊙ y), two passes over
+    column blocks (all three tensors are contiguous (rows, n) matrices)."""
+    rows = tl.program_id(0).to(tl.int64) * ROWS + tl.arange(0, ROWS)
+    row_inside = (rows < n_rows)[:, None]
+    cols = tl.arange(0, BLOCK)[None, :]
+    offsets = rows[:, None] * row_stride + cols
+    lane_dot = tl.zeros([ROWS, BLOCK], tl.float32)
+    for start in range(0, n_cols, BLOCK):
+        inside = row_inside & (cols < n_cols - start)
+        y = tl.load(out_ptr + offsets + start, mask=inside, other=0.0).to(tl.float32)
+        dy = tl.load(grad_out_ptr + offsets + start, mask=inside, other=0.0).to(tl.float32)
+        lane_dot += y * dy
+    dot = tl.sum(lane_dot, axis=1)[:, None]
+    for start in range(0, n_cols, BLOCK):
+        inside = row_inside & (cols < n_cols - start)
+        y = tl.load(out_ptr + offsets + start, mask=inside, other=0.0).to(tl.float32)
+        dy = tl.load(grad_out_ptr + offsets + start, mask=inside, other=0.0).to(tl.float32)
+        grad_in = (y * (dy - dot)).to(grad_in_ptr.dtype.element_ty)
+        tl.store(grad_in_ptr + offsets + start, grad_in, mask=inside)
 
 
 @triton.jit
@@ -167,8 +211,8 @@ def attention_forward_kernel(
             p_rounded = p_rounded.to(tl.float32)
         acc = acc * rescale[:, None] + tl.dot(p_rounded, v, input_precision=DOT_PRECISION)
         running_max = new_max
-    has_weight = running_sum > 0  # False for a fully masked row: its output is zeros
-    out = tl.where(has_weight[:, None], acc / tl.where(has_weight, running_sum, 1.0)[:, None], 0.0)
+    no_weight = running_sum == 0  # a fully masked row: its output is zeros (NaN stays NaN)
+    out = tl.where(no_weight[:, None], 0.0, acc / tl.where(no_weight, 1.0, running_sum)[:, None])
     tl.store(
         out_ptr + batch * stride_ob + rows[:, None] * stride_on + value_dims[None, :],
         out.to(out_ptr.dtype.element_ty),
@@ -178,7 +222,12 @@ def attention_forward_kernel(
 
 KERNELS = {
     k.fn.__name__: k
-    for k in (softmax_fused_kernel, softmax_online_kernel, attention_forward_kernel)
+    for k in (
+        softmax_fused_kernel,
+        softmax_online_kernel,
+        softmax_backward_kernel,
+        attention_forward_kernel,
+    )
 }
 
 
@@ -200,14 +249,24 @@ def _check_dtype(*tensors: torch.Tensor) -> None:
 def _as_rows(x: torch.Tensor, axis: int) -> tuple[torch.Tensor, Callable[[torch.Tensor], Any]]:
     """x with `axis` moved last, as a contiguous (rows, n) matrix, and the way back."""
     _check_dtype(x)
+    if x.dim() == 0:
+        return x.reshape(1, 1), lambda out: out.reshape(())
     moved = x.movedim(axis, -1).contiguous()
     shape = moved.shape
-    rows = moved.reshape(-1, shape[-1]) if moved.dim() else moved.reshape(1, 1)
-    return rows, lambda out: out.reshape(shape).movedim(-1, axis)
+    return moved.reshape(-1, shape[-1]), lambda out: out.reshape(shape).movedim(-1, axis)
 
 
-def _row_warps(block: int) -> int:
-    return 16 if block >= 8192 else 8 if block >= 2048 else 4
+def row_warps(block: int) -> int:
+    """Warps for one row program: enough threads that a long row fits in registers."""
+    return 32 if block >= 32768 else 16 if block >= 8192 else 8 if block >= 2048 else 4
+
+
+def rows_per_program(n_rows: int, block: int) -> int:
+    """1 on a GPU (one program per row). The interpreter runs programs one after another in
+    Python, so there a program takes many rows at once (numpy then works on the whole tile)."""
+    if not INTERPRETED:
+        return 1
+    return max(1, min(triton.next_power_of_2(n_rows), INTERPRETER_TILE // block))
 
 
 def online_block(n_cols: int) -> int:
@@ -216,35 +275,72 @@ def online_block(n_cols: int) -> int:
     return max(ONLINE_MIN_BLOCK, min(ONLINE_MAX_BLOCK, wanted))
 
 
+def _launch_rows(kernel: Any, rows: torch.Tensor, out: torch.Tensor, block: int) -> None:
+    """A row-wise softmax kernel over a contiguous (rows, n) matrix."""
+    n_rows, n_cols = rows.shape
+    per_program = rows_per_program(n_rows, block)
+    _launch(
+        kernel, (triton.cdiv(n_rows, per_program),), out, rows, rows.stride(0), out.stride(0),
+        n_rows, n_cols, per_program, block, num_warps=row_warps(block),
+    )  # fmt: skip
+
+
+def _online_rows(rows: torch.Tensor, block: int | None = None) -> torch.Tensor:
+    out = torch.empty_like(rows)
+    if rows.numel():
+        _launch_rows(softmax_online_kernel, rows, out, block or online_block(rows.shape[1]))
+    return out
+
+
+def _fused_rows(rows: torch.Tensor, max_cols: int = FUSED_MAX_COLS) -> torch.Tensor:
+    if rows.shape[1] > max_cols:
+        return _online_rows(rows, ONLINE_MAX_BLOCK)
+    out = torch.empty_like(rows)
+    if rows.numel():
+        _launch_rows(softmax_fused_kernel, rows, out, triton.next_power_of_2(rows.shape[1]))
+    return out
+
+
+class _RowSoftmax(torch.autograd.Function):
+    """Our forward kernel, and softmax_backward_kernel for the gradient."""
+
+    @staticmethod
+    def forward(ctx: Any, rows: torch.Tensor, forward: Callable[..., torch.Tensor]) -> Any:
+        out = forward(rows)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> Any:
+        (out,) = ctx.saved_tensors
+        grad_out = grad_out.contiguous()
+        grad_in = torch.empty_like(out)
+        n_rows, n_cols = out.shape
+        if out.numel():
+            block = min(ONLINE_MAX_BLOCK, triton.next_power_of_2(n_cols))
+            per_program = rows_per_program(n_rows, block)
+            _launch(
+                softmax_backward_kernel, (triton.cdiv(n_rows, per_program),), grad_in, out,
+                grad_out, out.stride(0), n_rows, n_cols, per_program, block,
+                num_warps=row_warps(block),
+            )  # fmt: skip
+        return grad_in, None
+
+
 def softmax_online(x: torch.Tensor, axis: int = -1, block: int | None = None) -> torch.Tensor:
-    """Softmax along `axis` by the block-wise online kernel."""
+    """Softmax along `axis` by the block-wise online kernel (differentiable)."""
     rows, back = _as_rows(x, axis)
-    out = torch.empty_like(rows)
-    n_rows, n_cols = rows.shape
-    if rows.numel():
-        block = block or online_block(n_cols)
-        _launch(
-            softmax_online_kernel, (n_rows,), out, rows, rows.stride(0), out.stride(0), n_cols,
-            block, num_warps=_row_warps(block),
-        )  # fmt: skip
-    return back(out)
+    return back(_RowSoftmax.apply(rows, lambda r: _online_rows(r, block)))
 
 
-def softmax_fused(x: torch.Tensor, axis: int = -1) -> torch.Tensor:
+def softmax_fused(
+    x: torch.Tensor, axis: int = -1, *, max_cols: int = FUSED_MAX_COLS
+) -> torch.Tensor:
     """Softmax along `axis`, the whole row in one program's registers; rows longer than
-    FUSED_MAX_COLS stream through the online kernel in ONLINE_MAX_BLOCK blocks instead."""
+    `max_cols` stream through the online kernel in ONLINE_MAX_BLOCK blocks instead
+    (differentiable)."""
     rows, back = _as_rows(x, axis)
-    n_rows, n_cols = rows.shape
-    if n_cols > FUSED_MAX_COLS:
-        return back(softmax_online(rows, block=ONLINE_MAX_BLOCK))
-    out = torch.empty_like(rows)
-    if rows.numel():
-        block = triton.next_power_of_2(n_cols)
-        _launch(
-            softmax_fused_kernel, (n_rows,), out, rows, rows.stride(0), out.stride(0), n_cols,
-            block, num_warps=_row_warps(block),
-        )  # fmt: skip
-    return back(out)
+    return back(_RowSoftmax.apply(rows, lambda r: _fused_rows(r, max_cols)))
 
 
 @dataclass(frozen=True)
@@ -255,11 +351,14 @@ class AttentionBlocks:
     num_stages: int
 
 
-def attention_blocks(on_gpu: bool, head_dim: int) -> AttentionBlocks:
-    """GPU: the usual flash tile sizes. Interpreter: small tiles, so small test shapes still
+def attention_blocks(on_gpu: bool, head_dim: int, dtype: torch.dtype) -> AttentionBlocks:
+    """GPU: the usual flash tiles for float16/bfloat16 (tensor cores); smaller ones for float32,
+    whose IEEE dots run on the FMA units. Interpreter: small tiles, so small test shapes still
     cross several key blocks (each program is a Python loop there)."""
     if not on_gpu:
         return AttentionBlocks(16, 16, 1, 1)
+    if dtype == torch.float32:
+        return AttentionBlocks(64, 32, 4, 2)
     if head_dim <= 64:
         return AttentionBlocks(128, 64, 4, 3)
     return AttentionBlocks(128, 64, 8, 2)
@@ -276,8 +375,11 @@ def attention_flash(
 ) -> torch.Tensor:
     """softmax(QKᵀ/√d_k, disallowed scores at −∞)·V by the flash-style forward kernel.
     q (..., n, d), k (..., m, d), v (..., m, d_v); `allowed` broadcasts to (..., n, m), True
-    where query i may attend to key j; `causal` allows j ≤ i. A row with no allowed key gets 0."""
+    where query i may attend to key j; `causal` allows j ≤ i. A row with no allowed key gets 0.
+    Forward only: asking for a gradient raises NotSupported (the check then skips, saying so)."""
     _check_dtype(q, k, v)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
+        raise NotSupported("our Triton attention kernel is forward-only: it has no backward pass")
     *batch_shape, n, d = q.shape
     m, d_v = k.shape[-2], v.shape[-1]
     batch = math.prod(batch_shape)
@@ -288,7 +390,7 @@ def attention_flash(
         mask = mask.reshape(batch, n, m).to(torch.int8).contiguous()
     else:
         mask = torch.ones((1, 1, 1), dtype=torch.int8, device=q.device)  # never read
-    tiles = blocks or attention_blocks(q.is_cuda, d)
+    tiles = blocks or attention_blocks(q.is_cuda, d, q.dtype)
     upcast = INTERPRETED and q.dtype == torch.bfloat16
     if out.numel():
         grid = (triton.cdiv(n, tiles.m), batch)

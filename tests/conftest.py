@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import os
 
+import torch
 from hypothesis import HealthCheck, settings
+
+# The checks use tiny tensors: intra-op threads only add contention on small (2-core) machines.
+torch.set_num_threads(1)
 
 _COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 

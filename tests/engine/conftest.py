@@ -42,8 +42,11 @@ def claim_entry(claim_id: str, expect: str = "SUPPORTED", **fields: Any) -> dict
 class ClaimsProject:
     """A synthetic claims project inside pytester's directory."""
 
-    def __init__(self, pytester: pytest.Pytester, schema: Path) -> None:
+    def __init__(
+        self, pytester: pytest.Pytester, schema: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         self.pytester = pytester
+        self._monkeypatch = monkeypatch
         self.root = pytester.path
         self.claims_dir = self.root / "claims"
         self.claims_dir.mkdir()
@@ -79,10 +82,16 @@ class ClaimsProject:
         return self.pytester.runpytest("-p", "no:html", "--reports-dir", reports, *args)
 
     def run_subprocess(self, *args: str, reports: str = "reports") -> pytest.RunResult:
-        """Run in a fresh interpreter: for state that must not leak (signals, seeds, profiles)."""
-        return self.pytester.runpytest_subprocess(
-            "-p", "no:html", "-p", "no:cacheprovider", "--reports-dir", reports, *args
-        )
+        """Run in a fresh interpreter: for state that must not leak (signals, seeds, profiles).
+        Only the plugins a claims run needs are loaded: autoloading them all imports torch
+        (through impl's plugin) and costs seconds per run."""
+        plugins = ("claimcheck.plugin", "pytest_timeout", "_hypothesis_pytestplugin")
+        with self._monkeypatch.context() as patch:
+            patch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+            return self.pytester.runpytest_subprocess(
+                *(arg for name in plugins for arg in ("-p", name)),
+                *("-p", "no:cacheprovider", "--reports-dir", reports, *args),
+            )
 
     # -- reading ------------------------------------------------------------------------------
     def report(self, reports: str = "reports") -> dict[str, Any]:
@@ -96,9 +105,11 @@ class ClaimsProject:
 
 
 @pytest.fixture
-def claims_project(pytester: pytest.Pytester, request: pytest.FixtureRequest) -> ClaimsProject:
+def claims_project(
+    pytester: pytest.Pytester, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> ClaimsProject:
     """An empty synthetic project with the real claim schema; see ClaimsProject."""
-    return ClaimsProject(pytester, request.config.rootpath / "claims" / "schema.json")
+    return ClaimsProject(pytester, request.config.rootpath / "claims" / "schema.json", monkeypatch)
 
 
 @pytest.fixture(autouse=True)

@@ -46,22 +46,42 @@ def bomb() -> str:
 BAD_FILES = [
     ("malformed-yaml", HEADER + "  - id: [unclosed\n", "malformed YAML"),
     ("anchor-bomb", bomb(), "aliases are not allowed"),
-    ("python-object-tag", HEADER + CLAIM.replace(
-        "statement: s", "statement: !!python/object/apply:os.system ['touch pwned']"),
-     "is not allowed"),
-    ("python-tag-on-a-mapping", HEADER + CLAIM + "    claimed: !!python/object:os.stat_result {}\n",
-     "is not allowed"),
-    ("not-utf8", (HEADER + CLAIM).encode().replace(b"quote: q", b"quote: \xff\xfe"),
-     "not valid UTF-8"),
+    (
+        "python-object-tag",
+        HEADER
+        + CLAIM.replace(
+            "statement: s", "statement: !!python/object/apply:os.system ['touch pwned']"
+        ),
+        "is not allowed",
+    ),
+    (
+        "python-tag-on-a-mapping",
+        HEADER + CLAIM + "    claimed: !!python/object:os.stat_result {}\n",
+        "is not allowed",
+    ),
+    (
+        "not-utf8",
+        (HEADER + CLAIM).encode().replace(b"quote: q", b"quote: \xff\xfe"),
+        "not valid UTF-8",
+    ),
     ("very-large-file", HEADER + CLAIM + "# " + "x" * 1_100_000 + "\n", "limited to"),
     ("duplicate-key", HEADER + CLAIM + "    quote: again\n", "duplicate key 'quote'"),
-    ("wrong-type-version", HEADER + CLAIM.replace("version: 1", "version: one"),
-     "is not of type 'integer'"),
+    (
+        "wrong-type-version",
+        HEADER + CLAIM.replace("version: 1", "version: one"),
+        "is not of type 'integer'",
+    ),
     ("wrong-type-claims", HEADER + "  id: not-a-list\n", "is not of type 'array'"),
-    ("date-in-claimed", HEADER + CLAIM + "    claimed: {when: 2024-01-01}\n",
-     "date values are not allowed"),
-    ("unknown-verdict", HEADER + CLAIM.replace("expect: SUPPORTED", "expect: PROBABLY"),
-     "'PROBABLY' is not one of"),
+    (
+        "date-in-claimed",
+        HEADER + CLAIM + "    claimed: {when: 2024-01-01}\n",
+        "date values are not allowed",
+    ),
+    (
+        "unknown-verdict",
+        HEADER + CLAIM.replace("expect: SUPPORTED", "expect: PROBABLY"),
+        "'PROBABLY' is not one of",
+    ),
 ]
 
 
@@ -104,7 +124,8 @@ def test_bad_claim_file_stops_the_run_and_the_report_says_why(claims_project, co
 def test_non_finite_numbers_in_claimed_reach_the_report(claims_project):
     """.nan and .inf are valid YAML floats (an article may print NaN); JSON takes them as text."""
     claims_project.raw_claims(
-        HEADER + CLAIM.replace("bad-claim", "good-claim")
+        HEADER
+        + CLAIM.replace("bad-claim", "good-claim")
         + "    claimed: {naive_output: .nan, overflow: .inf}\n"
     )
     claims_project.checks(GOOD_CHECK)
@@ -118,8 +139,13 @@ def test_non_finite_numbers_in_claimed_reach_the_report(claims_project):
 def test_quote_holding_html_and_script_shows_as_text(claims_project):
     attack = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
     claims_project.claims(
-        claim_entry("good-claim", quote=attack, statement=attack, notes=attack,
-                    readings=[{"id": "r", "text": attack}])
+        claim_entry(
+            "good-claim",
+            quote=attack,
+            statement=attack,
+            notes=attack,
+            readings=[{"id": "r", "text": attack}],
+        )
     )
     claims_project.checks(
         GOOD_CHECK.replace('"good-claim"', '"good-claim", reading="r"').replace(
@@ -150,9 +176,7 @@ def test_unknown_implementation_id_in_parameters_is_named_and_stops_the_run(clai
     result = claims_project.run()
     result.stdout.fnmatch_lines(["*KeyError: *unknown implementation 'no-such-impl'*"])
     # pytest itself ends the run: "Interrupted: 1 error during collection".
-    assert_stopped_with_report(
-        claims_project, result, "test_impl.py", pytest.ExitCode.INTERRUPTED
-    )
+    assert_stopped_with_report(claims_project, result, "test_impl.py", pytest.ExitCode.INTERRUPTED)
 
 
 CRASHES = {
@@ -203,7 +227,8 @@ def test_crashing_check_is_error_and_the_run_goes_on(claims_project, kind):
     assert [c["nodeid"] for c in crashed] == ["test_checks.py::test_crashes"]
     assert CRASH_MESSAGES[kind] in crashed[0]["message"]
     assert any("crash-claim" in p and "ERROR" in p for p in data["summary"]["problems"])
-    assert "crash-claim" in claims_project.html()
+    page = html.unescape(claims_project.html())
+    assert "This run fails" in page and CRASH_MESSAGES[kind] in page
     assert_nothing_reads_as_supported(data)
 
 
@@ -233,5 +258,5 @@ def test_hanging_check_times_out_as_error_and_the_run_goes_on(claims_project):
     assert claims_project.verdicts() == {"good-claim": "SUPPORTED", "hang-claim": "ERROR"}
     hung = {c["nodeid"]: c for c in data["claims"][1]["checks"]}["test_checks.py::test_hangs"]
     assert hung["outcome"] == "crashed" and "Timeout" in hung["message"]
-    assert (claims_project.root / "reports" / "verdict.html").is_file()
+    assert "Timeout" in html.unescape(claims_project.html())
     assert_nothing_reads_as_supported(data)

@@ -1,0 +1,98 @@
+"""The measurements the claims are read through, computed from the grid's runs.
+
+Every claim's check states which of these operationalises it (its reading) in its evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from experiments.grid import ArmResult
+from experiments.stats import steps_to_target
+from experiments.train import RunResult
+
+SPIKE_NATS = 0.5  # a validation-loss rise above its running minimum that counts as a spike
+
+
+def final_losses(arm: ArmResult) -> list[float]:
+    return [r.final_val_loss for r in arm.seeds]
+
+
+def perplexities(arm: ArmResult) -> list[float]:
+    return [math.exp(x) if math.isfinite(x) else math.inf for x in final_losses(arm)]
+
+
+def accuracies(arm: ArmResult) -> list[float]:
+    return [r.final_accuracy for r in arm.seeds]
+
+
+def _late(run: RunResult) -> list[int]:
+    """Evaluation indices in the second half of training (step > steps/2): 'over training'
+    without the first steps, where every model is still near its initialisation."""
+    half = run.config["steps"] / 2
+    return [i for i, s in enumerate(run.eval_steps) if s > half]
+
+
+def late_entropy(run: RunResult, layers: slice = slice(None)) -> float:
+    """Mean attention entropy (nats) over the chosen layers, all heads, and the evaluations of
+    the second half of training."""
+    values = [np.nanmean(np.asarray(run.entropy[i])[layers]) for i in _late(run)]
+    return float(np.mean(values)) if values else math.nan
+
+
+def entropy_curve(run: RunResult) -> list[float]:
+    return [float(np.nanmean(e)) if np.isfinite(e).any() else math.nan for e in run.entropy]
+
+
+def late_max_weight(run: RunResult) -> float:
+    values = [np.nanmean(run.max_weight[i]) for i in _late(run)]
+    return float(np.mean(values)) if values else math.nan
+
+
+def mean_temperature(run: RunResult, layers: slice) -> float:
+    if run.temperatures is None:
+        raise ValueError("this run has no learned temperatures")
+    return float(np.mean(np.asarray(run.temperatures)[layers]))
+
+
+def common_target(arms: Sequence[ArmResult]) -> float:
+    """A validation loss every run of these arms reaches: the worst final loss among them
+    (so steps-to-target is defined for every run, and it measures speed, not the end point)."""
+    finals = [x for a in arms for x in final_losses(a)]
+    return max(finals)
+
+
+def steps_to(arm: ArmResult, target: float) -> list[float]:
+    return [steps_to_target(r.eval_steps, r.val_loss, target) for r in arm.seeds]
+
+
+def instability(run: RunResult, unigram_loss: float) -> str | None:
+    """Why a run counts as unstable, or None: its loss became non-finite, its validation loss
+    rose more than SPIKE_NATS above its running minimum, or it never got below the unigram
+    baseline (it did not train)."""
+    if run.diverged_at is not None:
+        return f"loss non-finite at step {run.diverged_at}"
+    best = math.inf
+    for step, loss in zip(run.eval_steps, run.val_loss, strict=True):
+        if loss > best + SPIKE_NATS:
+            return f"validation loss spiked to {loss:.3f} at step {step} (best so far {best:.3f})"
+        best = min(best, loss)
+    if run.final_val_loss >= unigram_loss:
+        return f"final validation loss {run.final_val_loss:.3f} ≥ unigram {unigram_loss:.3f}"
+    return None
+
+
+def all_runs(arm: ArmResult) -> list[RunResult]:
+    """The sweep's runs and the seed runs (the best-LR seed-0 run appears once)."""
+    runs = list(arm.sweep.values())
+    return runs + [r for r in arm.seeds if all(r is not s for s in runs)]
+
+
+def sweep_spread(arm: ArmResult) -> float:
+    """Relative spread of the final validation loss over the learning-rate sweep,
+    (worst − best) / best: how much a learning rate off the best one costs."""
+    finals = [r.final_val_loss for r in arm.sweep.values()]
+    return (max(finals) - min(finals)) / min(finals)

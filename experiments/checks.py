@@ -1,0 +1,105 @@
+"""What the training checks share: the grid fixture (computed once per pytest process, cached on
+disk under the reports directory) and the evidence every verdict carries about its scale."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from experiments import presets
+from experiments.analysis import all_runs
+from experiments.data import load_corpus
+from experiments.grid import ArmResult, GridResult, code_version, results
+from experiments.plots import training_figure
+from experiments.stats import Interval
+
+CACHE_ENV = "CLAIMCHECK_TRAINING_CACHE"  # "0" turns the on-disk cache off
+TIMEOUT_S = 1800  # the first training check trains the whole grid (minutes on a loaded CPU)
+
+PRESET = presets.selected()
+
+
+def cache_dir(config: pytest.Config) -> Path | None:
+    """<reports dir>/training-cache, unless reports are off or CLAIMCHECK_TRAINING_CACHE=0."""
+    if os.environ.get(CACHE_ENV) == "0" or config.getoption("--no-reports"):
+        return None
+    reports = config.getoption("--reports-dir") or config.getini("claimcheck_reports_dir")
+    if not reports:
+        return None
+    path = Path(reports)
+    return (path if path.is_absolute() else config.rootpath / path) / "training-cache"
+
+
+@pytest.fixture(scope="session")
+def training_grid(request: pytest.FixtureRequest) -> GridResult:
+    """The shared experiment grid of the selected preset (CLAIMCHECK_TRAINING_PRESET)."""
+    if not PRESET.yields_verdicts:
+        pytest.skip(f"the {PRESET.name} preset only exercises the pipeline; it gives no verdict")
+    if PRESET.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip(f"the {PRESET.name} preset needs a CUDA device; none is available")
+    return results(PRESET, cache_dir(request.config))
+
+
+def record_scale(evidence, grid: GridResult, arms: Sequence[ArmResult]) -> None:
+    """The scale of the experiment behind a verdict: preset, model, data, budget, wall time."""
+    preset = grid.preset
+    first = arms[0].seeds[0]
+    runs = [r for a in arms for r in all_runs(a)]
+    evidence.record_inputs(
+        preset=preset.name,
+        device=preset.device,
+        seeds=preset.seeds,
+        code_version=code_version(),
+        grid_runs_trained_this_session=grid.trained_runs,
+        grid_runs_from_cache=grid.cached_runs,
+        grid_wall_s=round(grid.wall_s, 1),
+    )
+    for arm in arms:
+        run = arm.seeds[0]
+        evidence.record_inputs(
+            **{
+                arm.name: {
+                    "parameters": run.n_parameters,
+                    "layers": arm.arm.n_layers,
+                    "heads": arm.arm.n_heads,
+                    "d_k": arm.arm.d_k,
+                    "d_model": arm.arm.n_heads * arm.arm.d_k,
+                    "steps": run.config["steps"],
+                    "batch": run.config["batch"],
+                    "seq_len": run.config["seq_len"],
+                    "tokens_seen_per_run": run.tokens_seen,
+                    "learning_rate_sweep": sorted(arm.sweep) or f"from {arm.arm.lr_from}",
+                    "best_learning_rate": arm.best_lr,
+                    "wall_s_all_runs": round(sum(r.wall_s for r in all_runs(arm)), 1),
+                }
+            }
+        )
+    if first.config["task"] == "lm":
+        evidence.record_inputs(corpus=load_corpus().describe())
+    evidence.note(
+        f"Scale: {preset.name} preset on {preset.device}; {len(runs)} training runs behind this "
+        f"check, {first.n_parameters:,} parameters each (first arm), "
+        f"{first.tokens_seen:,} training tokens per run, {preset.seeds} seeds per arm at the "
+        "arm's own best learning rate. A toy scale: effects here need not carry over to "
+        "production models, and the article's numbers may refer to other scales."
+    )
+
+
+def record_interval(evidence, name: str, interval: Interval, per_seed: Sequence[float]) -> None:
+    evidence.record_inputs(**{name: {**interval.as_dict(), "per_seed": list(per_seed)}})
+    evidence.note(f"{name}: {interval}")
+
+
+def curves(evidence, arms: Sequence[ArmResult], title: str, metric: str = "val_loss") -> None:
+    what = "accuracy" if metric == "val_accuracy" else "validation loss"
+    evidence.figure(
+        training_figure(arms, title, metric),
+        f"{title}: {what} over training (mean over seeds, band = best to worst seed), mean "
+        "attention entropy, and each arm's learning-rate sweep.",
+    )

@@ -1,0 +1,167 @@
+"""Presets: how big the experiment grid is.
+
+* ``smoke``: seconds; exercised by the test suite to prove the pipeline runs; never a verdict.
+* ``cpu``: what ``nox -s verify`` runs (all training checks together within ~4 minutes on a
+  2-core machine).
+* ``gpu``: larger, for one H100-class GPU (≤ ~10 minutes); CLAIMCHECK_TRAINING_PRESET=gpu.
+
+Every arm gets its own learning-rate sweep (first seed), then the remaining seeds run at the
+arm's best learning rate. An arm with ``lr_from`` (the learned-temperature model) reuses
+another arm's best learning rate and runs every seed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+PRESET_ENV = "CLAIMCHECK_TRAINING_PRESET"
+DEVICE_ENV = "CLAIMCHECK_TRAINING_DEVICE"
+
+
+@dataclass(frozen=True)
+class TaskScale:
+    seq_len: int
+    batch: int
+    steps: int
+    lrs: tuple[float, ...]
+    eval_points: int
+    val_sequences: int
+    recall_pairs: int = 16  # recall task only: keys in every context, and queries
+    recall_queries: int = 8
+
+
+@dataclass(frozen=True)
+class Arm:
+    task: str
+    variant: str
+    d_k: int
+    n_heads: int
+    n_layers: int
+    learn_temperature: bool = False
+    lr_from: str | None = None  # name of the arm whose best learning rate this one uses
+
+    @property
+    def name(self) -> str:
+        temperature = "-temperature" if self.learn_temperature else ""
+        return f"{self.task}-{self.variant}{temperature}-dk{self.d_k}-L{self.n_layers}"
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    device: str
+    workers: int  # runs in parallel (CPU: one torch thread per worker)
+    seeds: int
+    d_model: int
+    head_sizes: tuple[int, int]  # the smaller and the larger d_k of the scaling claims
+    n_layers: int
+    temperature_layers: int
+    lm: TaskScale
+    recall: TaskScale
+    yields_verdicts: bool = True
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def scale(self, task: str) -> TaskScale:
+        return self.lm if task == "lm" else self.recall
+
+    def arm(self, task: str, variant: str, d_k: int | None = None, **extra) -> Arm:
+        d_k = d_k or self.head_sizes[0]
+        layers = extra.pop("n_layers", self.n_layers)
+        return Arm(task, variant, d_k, self.d_model // d_k, layers, **extra)
+
+    def arms(self) -> list[Arm]:
+        """The whole grid, shared by every claim."""
+        small, large = self.head_sizes
+        arms = [self.arm("lm", v, d) for d in (small, large) for v in ("softmax", "unscaled")]
+        arms += [self.arm("lm", v) for v in ("relu", "linear", "sum", "raw")]
+        arms += [self.arm("recall", v) for v in ("softmax", "relu", "linear")]
+        arms.append(
+            self.arm(
+                "lm",
+                "softmax",
+                n_layers=self.temperature_layers,
+                learn_temperature=True,
+                lr_from=self.arm("lm", "softmax").name,
+            )
+        )
+        return arms
+
+
+SMOKE = Preset(
+    name="smoke",
+    device="cpu",
+    workers=1,
+    seeds=2,
+    d_model=32,
+    head_sizes=(8, 32),
+    n_layers=1,
+    temperature_layers=2,
+    lm=TaskScale(seq_len=32, batch=8, steps=12, lrs=(3e-3, 1e-2), eval_points=3, val_sequences=8),
+    recall=TaskScale(
+        seq_len=12,
+        batch=8,
+        steps=12,
+        lrs=(3e-3, 1e-2),
+        eval_points=3,
+        val_sequences=8,
+        recall_pairs=8,
+        recall_queries=4,
+    ),
+    yields_verdicts=False,
+)
+
+CPU = Preset(
+    name="cpu",
+    device="cpu",
+    workers=2,
+    seeds=3,
+    d_model=64,
+    head_sizes=(16, 64),
+    n_layers=2,
+    temperature_layers=4,
+    lm=TaskScale(
+        seq_len=64, batch=16, steps=250, lrs=(2e-3, 5e-3, 1.25e-2), eval_points=10,
+        val_sequences=64,
+    ),
+    recall=TaskScale(
+        seq_len=24, batch=32, steps=250, lrs=(3e-3, 1e-2, 2e-2), eval_points=10,
+        val_sequences=256,
+    ),
+)  # fmt: skip
+
+GPU = Preset(
+    name="gpu",
+    device="cuda",
+    workers=6,  # several small runs share the GPU: each is launch-bound, not compute-bound
+    seeds=5,
+    d_model=256,
+    head_sizes=(32, 128),
+    n_layers=4,
+    temperature_layers=6,
+    lm=TaskScale(
+        seq_len=128, batch=64, steps=1200, lrs=(1e-3, 2.5e-3, 6e-3), eval_points=20,
+        val_sequences=256,
+    ),
+    recall=TaskScale(
+        seq_len=80, batch=64, steps=1500, lrs=(1e-3, 3e-3, 1e-2), eval_points=20,
+        val_sequences=1024, recall_pairs=64, recall_queries=16,
+    ),
+)  # fmt: skip
+
+PRESETS = {p.name: p for p in (SMOKE, CPU, GPU)}
+
+
+def selected() -> Preset:
+    """The preset named by CLAIMCHECK_TRAINING_PRESET (default ``cpu``); the device can be
+    overridden with CLAIMCHECK_TRAINING_DEVICE (e.g. run the gpu preset on ``cuda:1``)."""
+    name = os.environ.get(PRESET_ENV, "cpu")
+    if name not in PRESETS:
+        raise ValueError(f"{PRESET_ENV}={name!r}; choose one of {', '.join(PRESETS)}")
+    preset = PRESETS[name]
+    device = os.environ.get(DEVICE_ENV)
+    if device:
+        from dataclasses import replace
+
+        preset = replace(preset, device=device)
+    return preset

@@ -1,0 +1,84 @@
+"""Effects with confidence intervals over seeds, and steps to reach a target loss.
+
+Intervals are two-sided Student-t intervals over the per-seed values (paired by seed where two
+arms are compared: seed s of both arms shares the initialisation stream and the batch order).
+Ratios are averaged on the log scale (a geometric mean), so 2× and ½× are symmetric.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Interval:
+    mean: float
+    low: float
+    high: float
+    n: int
+    what: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.mean:.4g} [{self.low:.4g}, {self.high:.4g}] (95% t-interval, n={self.n})"
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        return {"mean": self.mean, "low": self.low, "high": self.high, "n": self.n}
+
+    def excludes_zero_above(self) -> bool:
+        return self.low > 0
+
+    def excludes_zero_below(self) -> bool:
+        return self.high < 0
+
+
+def t_interval(values: Sequence[float], what: str = "") -> Interval:
+    """Mean and 95% Student-t interval; infinite values give an infinite interval (honestly
+    unbounded, e.g. a run that never reached the target)."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=np.float64)
+    mean = float(x.mean())
+    if len(x) < 2 or not np.isfinite(x).all():
+        return Interval(mean, -math.inf, math.inf, len(x), what)
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    return Interval(mean, mean - half, mean + half, len(x), what)
+
+
+def ratio_interval(numerators: Sequence[float], denominators: Sequence[float], what="") -> Interval:
+    """Geometric-mean ratio of paired values, with its interval (t-interval of the log ratios,
+    mapped back)."""
+    logs = [_log(a) - _log(b) for a, b in zip(numerators, denominators, strict=True)]
+    ci = t_interval([x if not math.isnan(x) else math.inf for x in logs])
+    return Interval(_exp(ci.mean), _exp(ci.low), _exp(ci.high), ci.n, what)
+
+
+def _log(x: float) -> float:
+    return math.log(x) if x > 0 else -math.inf
+
+
+def _exp(x: float) -> float:
+    if x == math.inf:
+        return math.inf
+    if x == -math.inf:
+        return 0.0
+    return math.exp(x)
+
+
+def steps_to_target(steps: Sequence[int], losses: Sequence[float], target: float) -> float:
+    """The first step at which the validation curve reaches `target`, interpolated linearly
+    between evaluations; infinity if it never does."""
+    for i, loss in enumerate(losses):
+        if loss <= target:
+            if i == 0:
+                return float(steps[0])
+            s0, s1, l0 = steps[i - 1], steps[i], losses[i - 1]
+            if not math.isfinite(l0) or l0 == loss:
+                return float(s1)
+            return float(s0 + (s1 - s0) * (l0 - target) / (l0 - loss))
+    return math.inf

@@ -1,0 +1,195 @@
+"""The built-in implementations under test: reference math on numpy and torch, library kernels,
+and (when triton imports) the Triton kernels. The registry starts from this list."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+from impl import attention, library, reference
+from impl.model import ALL_DTYPES, NUMPY_DTYPES, Implementation
+
+BOTH = ("cpu", "cuda")
+
+
+def _numpy_and_torch(
+    name: str, role: str, fn: Callable[..., Any], description: str, tags: set[str]
+) -> list[Implementation]:
+    """The same Array API function on numpy (CPU) and on torch tensors (CPU and CUDA)."""
+    return [
+        Implementation(
+            f"numpy-{name}",
+            role,
+            "numpy",
+            fn,
+            ("cpu",),
+            NUMPY_DTYPES,
+            f"{description} (numpy)",
+            frozenset(tags),
+        ),
+        Implementation(
+            f"torch-{name}",
+            role,
+            "torch",
+            fn,
+            BOTH,
+            ALL_DTYPES,
+            f"{description} (torch ops)",
+            frozenset(tags),
+        ),
+    ]
+
+
+def references() -> list[Implementation]:
+    """The reference formulas of impl/reference.py and impl/attention.py."""
+    stable, naive = reference.stable_softmax, reference.naive_softmax
+    return [
+        *_numpy_and_torch(
+            "stable",
+            "softmax",
+            stable,
+            "row-wise max shift, exp, normalize",
+            {"stable", "row-wise"},
+        ),
+        *_numpy_and_torch(
+            "naive", "softmax", naive, "textbook formula without the shift", {"row-wise"}
+        ),
+        Implementation(
+            "numpy-article",
+            "softmax",
+            "numpy",
+            reference.article_softmax,
+            ("cpu",),
+            NUMPY_DTYPES,
+            "the article's three-line function exactly as printed",
+            frozenset({"stable"}),
+        ),
+        Implementation(
+            "torch-article",
+            "softmax",
+            "torch",
+            reference.article_softmax,
+            BOTH,
+            ALL_DTYPES,
+            "the article's three-line function, on torch tensors",
+            frozenset({"stable"}),
+        ),
+        *_numpy_and_torch(
+            "online",
+            "softmax",
+            reference.online_softmax,
+            "online softmax: running max and rescaled running sum over blocks of 4",
+            {"stable", "row-wise"},
+        ),
+        *_numpy_and_torch(
+            "log-stable",
+            "log-softmax",
+            reference.log_softmax,
+            "x − max − log Σ exp(x − max)",
+            {"stable", "row-wise"},
+        ),
+        *_numpy_and_torch(
+            "sum-normalize",
+            "normalizer",
+            reference.sum_normalize,
+            "divide each score by the sum of the scores (Brain Teaser #1)",
+            {"alternative"},
+        ),
+        *_numpy_and_torch(
+            "relu-normalize",
+            "normalizer",
+            reference.relu_normalize,
+            "ReLU, then divide by the sum (Brain Teaser #3, option 3)",
+            {"alternative"},
+        ),
+        *_numpy_and_torch(
+            "attention",
+            "attention",
+            attention.reference_attention,
+            "softmax(QKᵀ/√d_k + −∞ mask)·V",
+            {"masking", "reference"},
+        ),
+    ]
+
+
+def libraries() -> list[Implementation]:
+    """Library kernels: torch.softmax / log_softmax, each SDPA backend, nn.MultiheadAttention,
+    a torch.compile'd softmax."""
+    sdpa = [
+        Implementation(
+            f"sdpa-{backend}",
+            "attention",
+            "torch",
+            library.sdpa(backend),
+            BOTH,
+            ALL_DTYPES,
+            f"F.scaled_dot_product_attention, only the {backend} backend enabled (sdpa_kernel)",
+            frozenset({"masking", "library"}),
+            available=library.sdpa_available(backend),
+        )
+        for backend in library.SDPA_BACKENDS
+    ]
+    return [
+        Implementation(
+            "torch-softmax",
+            "softmax",
+            "torch",
+            library.torch_softmax,
+            BOTH,
+            ALL_DTYPES,
+            "torch.softmax (library kernel)",
+            frozenset({"stable", "row-wise", "library"}),
+        ),
+        Implementation(
+            "torch-log-softmax",
+            "log-softmax",
+            "torch",
+            library.torch_log_softmax,
+            BOTH,
+            ALL_DTYPES,
+            "torch.log_softmax (library kernel)",
+            frozenset({"stable", "row-wise", "library"}),
+        ),
+        *sdpa,
+        Implementation(
+            "torch-mha",
+            "attention",
+            "torch",
+            library.multihead_attention,
+            BOTH,
+            ALL_DTYPES,
+            "nn.MultiheadAttention, one head, identity projections, no bias",
+            frozenset({"masking", "library"}),
+            available=library.multihead_available,
+        ),
+        # CUDA only: the first inductor compile costs 11–19 s on a 2-core CPU (measured),
+        # too slow for the default run; on a GPU machine it is a few seconds per dtype.
+        Implementation(
+            "torch-compiled-softmax",
+            "softmax",
+            "torch",
+            library.compiled_softmax,
+            ("cuda",),
+            ALL_DTYPES,
+            "torch.softmax through torch.compile (inductor), compiled once per dtype",
+            frozenset({"stable", "row-wise", "compiled"}),
+        ),
+    ]
+
+
+def triton_kernels() -> list[Implementation]:
+    """Triton kernels (impl/triton_kernels.py), only where triton imports; nothing otherwise."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return []
+    if importlib.util.find_spec("impl.triton_kernels") is None:
+        return []
+    from impl.triton_kernels import triton_implementations
+
+    return list(triton_implementations())
+
+
+def builtin() -> list[Implementation]:
+    return [*references(), *libraries(), *triton_kernels()]

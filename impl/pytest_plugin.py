@@ -1,0 +1,236 @@
+"""Run the conformance checks on your own softmax: `pytest tests/checks --impl pkg.mod:softmax`.
+
+A user function is a softmax `f(x, axis=-1)` or `f(x, dim=-1)` on numpy arrays or torch tensors.
+It is probed once with a tiny input to learn its keyword and backend (numpy if it takes numpy
+arrays, else torch), then registered as `user-<function name>` with role softmax and tags
+{"row-wise", "stable", "user"}, so every check that runs over the registry runs on it.
+`--impl` may also name an Implementation object, registered as it is (any role).
+
+Installed packages can offer implementations through the entry-point group
+`softmax_claimcheck.implementations`; each entry point resolves to a softmax function (registered
+as `user-<entry point name>`) or to an Implementation.
+
+Anything wrong with an --impl or an entry point stops the run with a pytest UsageError that names
+the problem, before any check runs. Registered implementations are removed when the run ends.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import numpy as np
+import pytest
+
+from impl.model import ALL_DTYPES, NUMPY_DTYPES, Implementation
+
+ENTRY_POINT_GROUP = "softmax_claimcheck.implementations"
+USER_TAGS = frozenset({"row-wise", "stable", "user"})
+ROLES = ("softmax", "log-softmax", "normalizer", "attention")
+PROBE = [[0.0, 1.0, 2.0], [3.0, 1.0, -1.0]]  # two rows: a (2, 3) output is expected back
+_REGISTERED = pytest.StashKey[list[str]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("claimcheck").addoption(
+        "--impl",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION",
+        help="also check this softmax f(x, axis) or f(x, dim), or Implementation (repeatable)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register before collection: the checks' parametrization reads the registry at import."""
+    found = [from_option(spec) for spec in config.getoption("impl") or []]
+    found += [from_entry_point(ep) for ep in entry_points(group=ENTRY_POINT_GROUP)]
+    if not found:
+        return  # the registry (and torch) is imported only when there is something to add
+    from impl import registry
+
+    ids = [i.id for i in found]
+    clashes = sorted({i for i in ids if ids.count(i) > 1 or _builtin_id(i)})
+    if clashes:
+        raise pytest.UsageError(
+            f"implementation id(s) already taken: {', '.join(clashes)}; "
+            "give the functions distinct names"
+        )
+    for implementation in found:
+        registry.register(implementation)
+    config.stash[_REGISTERED] = ids
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    registered = config.stash.get(_REGISTERED, [])
+    if registered:
+        from impl import registry
+
+        for impl_id in registered:
+            registry.unregister(impl_id)
+
+
+def _builtin_id(impl_id: str) -> bool:
+    from impl import registry
+
+    try:
+        registry.get(impl_id)
+    except KeyError:
+        return False
+    return True
+
+
+# -- resolving ----------------------------------------------------------------------------------
+def from_option(spec: str) -> Implementation:
+    """`package.module:function` (or `:ImplementationObject`) -> a registrable Implementation."""
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise pytest.UsageError(f"--impl {spec}: expected package.module:function")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise pytest.UsageError(
+            f"--impl {spec}: cannot import module {module_name!r}: {exc}"
+        ) from None
+    except Exception as exc:
+        raise pytest.UsageError(
+            f"--impl {spec}: importing {module_name!r} raised {type(exc).__name__}: {exc}"
+        ) from None
+    target: Any = module
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise pytest.UsageError(
+                f"--impl {spec}: module {module_name!r} has no attribute {attribute!r}"
+            )
+        target = getattr(target, part)
+    return resolve(target, f"--impl {spec}", default_name=attribute.rsplit(".", 1)[-1])
+
+
+def from_entry_point(ep: EntryPoint) -> Implementation:
+    where = f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP}"
+    try:
+        target = ep.load()
+    except Exception as exc:
+        raise pytest.UsageError(f"{where}: loading it raised {type(exc).__name__}: {exc}") from None
+    return resolve(target, where, default_name=ep.name, prefer_given_name=True)
+
+
+def resolve(
+    target: Any, where: str, *, default_name: str, prefer_given_name: bool = False
+) -> Implementation:
+    """An Implementation is taken as it is; a callable is probed as a softmax."""
+    if isinstance(target, Implementation):
+        if target.role not in ROLES:
+            raise pytest.UsageError(
+                f"{where}: role {target.role!r} is not one of {', '.join(ROLES)}"
+            )
+        return target
+    if not callable(target):
+        raise pytest.UsageError(
+            f"{where}: {type(target).__name__} object is not callable; expected a softmax "
+            "function f(x, axis=-1) or f(x, dim=-1), or an Implementation"
+        )
+    name = default_name if prefer_given_name else getattr(target, "__name__", default_name)
+    return user_softmax(target, name, where)
+
+
+# -- probing ------------------------------------------------------------------------------------
+def user_softmax(fn: Callable[..., Any], name: str, where: str) -> Implementation:
+    keyword = axis_keyword(fn, where)
+    adapted = _adapt(fn, keyword)
+    backend = probe_backend(adapted, where)
+    return Implementation(
+        f"user-{name}",
+        "softmax",
+        backend,
+        adapted,
+        ("cpu",) if backend == "numpy" else ("cpu", "cuda"),
+        NUMPY_DTYPES if backend == "numpy" else ALL_DTYPES,
+        f"user implementation {getattr(fn, '__module__', '?')}.{name} ({backend})",
+        USER_TAGS,
+    )
+
+
+def axis_keyword(fn: Callable[..., Any], where: str) -> str | None:
+    """'axis' or 'dim', whichever the function takes; None when its signature is unreadable
+    (a C function), in which case the probe tries both."""
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return None
+    required = [
+        p.name
+        for p in parameters.values()
+        if p.default is inspect.Parameter.empty
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    keyword = next((k for k in ("axis", "dim") if k in parameters), None)
+    if keyword is not None and len(set(required) - {keyword}) <= 1:
+        return keyword
+    if (
+        keyword is None
+        and len(required) <= 1
+        and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    ):
+        return None
+    raise pytest.UsageError(
+        f"{where}: wrong signature {_name(fn)}{inspect.signature(fn)}; a softmax must take "
+        "the array and an `axis` or `dim` keyword: f(x, axis=-1) or f(x, dim=-1)"
+    )
+
+
+def _adapt(fn: Callable[..., Any], keyword: str | None) -> Callable[..., Any]:
+    """fn as the registry calls softmaxes: fn(x, axis=...)."""
+
+    def softmax(x: Any, axis: int = -1) -> Any:
+        if keyword is not None:
+            return fn(x, **{keyword: axis})
+        try:
+            return fn(x, axis=axis)
+        except TypeError:
+            return fn(x, dim=axis)
+
+    softmax.__name__ = getattr(fn, "__name__", "softmax")
+    softmax.__doc__ = fn.__doc__
+    softmax.__wrapped__ = fn  # type: ignore[attr-defined]
+    return softmax
+
+
+def probe_backend(fn: Callable[..., Any], where: str) -> str:
+    """Call fn once on a tiny numpy array, else on a torch tensor: the first that returns an
+    array of its own kind and of the input's shape names the backend."""
+    import torch
+
+    inputs: dict[str, Any] = {
+        "numpy": np.asarray(PROBE),
+        "torch": torch.tensor(PROBE, dtype=torch.float64),
+    }
+    kinds = {"numpy": "a numpy array", "torch": "a torch tensor"}
+    failures = []
+    for backend, x in inputs.items():
+        try:
+            with np.errstate(all="ignore"):
+                out = fn(x, axis=-1)
+        except Exception as exc:
+            failures.append(f"on {kinds[backend]} it raised {type(exc).__name__}: {exc}")
+            continue
+        kind_ok = isinstance(out, torch.Tensor) == (backend == "torch")
+        shape = tuple(getattr(out, "shape", ()))
+        if kind_ok and shape == tuple(x.shape):
+            return backend
+        failures.append(
+            f"on {kinds[backend]} of shape {tuple(x.shape)} it returned "
+            f"{type(out).__name__} of shape {shape}"
+            + ("" if kind_ok else f" (expected {kinds[backend]} back)")
+        )
+    raise pytest.UsageError(
+        f"{where}: probe failed ({'; '.join(failures)}); a softmax must return an array of the "
+        "input's kind and shape"
+    )
+
+
+def _name(fn: Any) -> str:
+    return str(getattr(fn, "__name__", type(fn).__name__))

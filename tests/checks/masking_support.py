@@ -1,0 +1,234 @@
+"""Helpers for the checks of the masking and normalization sections (The Problem, Causal Masking,
+Brain Teasers #1 and #4): elementwise-op cases, masked rows, attention inputs, exact references.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from typing import Any
+
+import mpmath
+import numpy as np
+import pytest
+from array_api_compat import array_namespace
+
+from claimcheck.tolerance import numeric_tolerance
+from impl import oracle
+from impl.registry import ALL_DTYPES, NUMPY_DTYPES, ImplCase, Implementation, to_numpy
+
+NEG_INF = float("-inf")
+
+
+# -- cases for plain array operations -------------------------------------------------------------
+def op_cases(name: str, fn: Callable[..., Any], description: str) -> list[Any]:
+    """One case per backend × device × dtype for an operation that is not an implementation under
+    test (exp, dot products, plain arithmetic). The op is deliberately not registered, so
+    no softmax or attention check picks it up; the registry's ImplCase gives the conversion to the
+    backend, device and dtype, and the CUDA skip with its reason."""
+    params = []
+    for backend, devices, dtypes in (
+        ("numpy", ("cpu",), NUMPY_DTYPES),
+        ("torch", ("cpu", "cuda"), ALL_DTYPES),
+    ):
+        impl = Implementation(f"{name}-{backend}", "op", backend, fn, devices, dtypes, description)
+        for device in devices:
+            for dtype in dtypes:
+                case = ImplCase(impl, device, dtype)
+                reason = case.skip_reason()
+                marks = [pytest.mark.skip(reason=reason)] if reason else []
+                params.append(pytest.param(case, id=str(case), marks=marks))
+    return params
+
+
+def exp_op(x: Any, axis: int = -1) -> Any:
+    """exp, elementwise (the axis is ignored: it is there for ImplCase.run's signature)."""
+    return array_namespace(x).exp(x)
+
+
+def identity(x: Any, axis: int = -1) -> Any:
+    """No operation: for cases whose checks only need the conversion to backend and dtype."""
+    return x
+
+
+def dot_products(x: Any, axis: int = -1) -> Any:
+    """Rows 1.. of x (keys) dotted with row 0 (the query): raw, unscaled attention scores."""
+    return x[1:] @ x[0]
+
+
+def finfo(dtype: str) -> Any:
+    import torch
+
+    return torch.finfo(getattr(torch, dtype))
+
+
+# -- masked rows ----------------------------------------------------------------------------------
+def fill_masked(scores: Sequence[float], allowed: Sequence[bool], fill: float) -> list[float]:
+    """Scores with every disallowed position replaced by `fill` (−∞ as the article does)."""
+    return [s if a else fill for s, a in zip(scores, allowed, strict=True)]
+
+
+def masked_rows(seed: int, count: int = 24, max_len: int = 12, scale: float = 4.0) -> list[Any]:
+    """Random rows of finite scores with a random mask that allows at least one position: causal
+    prefixes (as the article's example) and arbitrary patterns (padding, sparse masks)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for index in range(count):
+        n = int(rng.integers(2, max_len + 1))
+        scores = rng.normal(0.0, scale, n)
+        if index % 2 == 0:
+            allowed = np.arange(n) < rng.integers(1, n + 1)  # a causal prefix
+        else:
+            allowed = rng.random(n) < 0.5
+            allowed[rng.integers(0, n)] = True
+        rows.append((scores.tolist(), allowed.tolist()))
+    return rows
+
+
+def exact_masked_softmax(scores: Sequence[float], allowed: Sequence[bool]) -> np.ndarray:
+    """softmax over the allowed positions only (mpmath), zeros elsewhere: what masking means."""
+    kept = [s for s, a in zip(scores, allowed, strict=True) if a]
+    weights = iter(float(w) for w in oracle.softmax_exact(kept))
+    return np.array([next(weights) if a else 0.0 for a in allowed])
+
+
+def mp_softmax_through_exp(scores: Sequence[float]) -> list[mpmath.mpf]:
+    """softmax at oracle.DIGITS digits taking exp of every score, −∞ included (no special case
+    for −∞, unlike the oracle): what the mathematics itself gives for a masked row."""
+    with mpmath.workdps(oracle.DIGITS):
+        xs = [mpmath.mpf(s) for s in scores]
+        top = max(xs)
+        weights = [mpmath.exp(x - top) for x in xs]
+        total = mpmath.fsum(weights)
+        return [w / total for w in weights]
+
+
+def numeric_bound(dtype: str, exact: Any) -> float:
+    """The dtype's numerical tolerance (claimcheck.tolerance) for outputs of this size."""
+    tol = numeric_tolerance(dtype)
+    return float(tol.atol + tol.rtol * np.max(np.abs(np.asarray(exact, dtype=np.float64))))
+
+
+def in_dtype(case: ImplCase, values: Any) -> np.ndarray:
+    """The values as the case's dtype stores them, back in float64: exact references are
+    computed from the inputs the implementation actually received."""
+    with np.errstate(over="ignore"):  # e.g. −1e9 is −∞ in float16: a value to record
+        return to_numpy(case.asarray(values))
+
+
+def apply(case: ImplCase, array: Any) -> Any:
+    """The implementation applied to an array already in its backend and dtype (no float64
+    round trip), with overflow to inf/NaN treated as a result, not an error."""
+    with np.errstate(all="ignore"):
+        return case.impl.fn(array, axis=-1)
+
+
+def added_mask(
+    case: ImplCase, scores: Sequence[float], allowed: Sequence[bool], fill: float
+) -> Any:
+    """scores + mask computed in the case's dtype, the mask 0 where allowed and `fill` elsewhere:
+    the additive form many kernels use (`attn_mask` as a float tensor)."""
+    mask = [0.0 if a else fill for a in allowed]
+    with np.errstate(all="ignore"):
+        return case.asarray(scores) + case.asarray(mask)
+
+
+def row_behaviour(weights: np.ndarray, masked: np.ndarray | None = None) -> str:
+    """Name what a row of weights (or an attention output row) is: 'NaN', 'zeros', 'uniform',
+    'distribution' (finite, ≥ 0, sums to 1) or 'other'."""
+    w = np.asarray(weights, dtype=np.float64)
+    if np.isnan(w).any():
+        return "NaN"
+    if not np.isfinite(w).all():
+        return "inf"
+    if (w == 0).all():
+        return "zeros"
+    if np.allclose(w, w.flat[0]) and abs(w.sum() - 1) < 1e-2:
+        return "uniform"
+    if (w >= 0).all() and abs(w.sum() - 1) < 1e-2:
+        return "distribution"
+    return "other"
+
+
+# -- attention inputs -----------------------------------------------------------------------------
+def grid_values(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Normal(0, 1) values rounded to multiples of 1/8 within ±2: exactly representable in every
+    dtype down to bfloat16, so every case sees the same inputs and the oracle sees them too."""
+    return np.clip(np.round(rng.normal(0.0, 1.0, shape) * 8) / 8, -2.0, 2.0)
+
+
+def attention_inputs(seed: int, n: int = 6, d: int = 8) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    return grid_values(rng, (n, d)), grid_values(rng, (n, d)), grid_values(rng, (n, d))
+
+
+def causal_mask(n: int, m: int | None = None) -> np.ndarray:
+    """Boolean (n, m) mask, True where query i may attend to key j (j ≤ i)."""
+    m = n if m is None else m
+    return np.arange(m)[None, :] <= np.arange(n)[:, None]
+
+
+def exact_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """softmax(QKᵀ/√d) over the allowed keys of each row (mpmath weights), times V in float64."""
+    scores = (q @ k.T) / math.sqrt(q.shape[-1])
+    weights = np.array(
+        [
+            exact_masked_softmax(row.tolist(), mask.tolist())
+            for row, mask in zip(scores, allowed, strict=True)
+        ]
+    )
+    return weights @ v
+
+
+def call_attention(case: ImplCase, q: Any, k: Any, v: Any, **kwargs: Any) -> np.ndarray:
+    return to_numpy(case.call(q, k, v, **kwargs))
+
+
+# -- exact arithmetic -----------------------------------------------------------------------------
+def fractions_divided_by_sum(scores: Sequence[float]) -> list[Fraction]:
+    """Division by the sum in exact rational arithmetic (the scores as the floats they are)."""
+    xs = [Fraction(s) for s in scores]
+    total = sum(xs, Fraction(0))
+    return [x / total for x in xs]
+
+
+def entropy(p: Sequence[float]) -> float:
+    """Shannon entropy in nats of a distribution (0 · ln 0 taken as 0)."""
+    return -math.fsum(x * math.log(x) for x in p if x > 0)
+
+
+def softmax_jacobian_max(scores: Sequence[float]) -> float:
+    """max |∂p_i/∂x_j| of softmax at `scores`, from diag(p) − ppᵀ at mpmath precision."""
+    p = oracle.softmax_exact(scores)
+    return float(
+        max(
+            abs((p[i] if i == j else 0) - p[i] * p[j]) for i in range(len(p)) for j in range(len(p))
+        )
+    )
+
+
+def division_jacobian_max(scores: Sequence[float]) -> float:
+    """max |∂w_i/∂x_j| of w = x / Σx: δ_ij/S − x_i/S², exactly."""
+    xs = [Fraction(s) for s in scores]
+    total = sum(xs, Fraction(0))
+    return float(
+        max(
+            abs((1 / total if i == j else 0) - xs[i] / total**2)
+            for i in range(len(xs))
+            for j in range(len(xs))
+        )
+    )
+
+
+def sparsemax(z: Sequence[float]) -> np.ndarray:
+    """Sparsemax (Martins & Astudillo, 2016): the Euclidean projection of z onto the probability
+    simplex — a map other than softmax that turns any real scores into a distribution."""
+    x = np.asarray(z, dtype=np.float64)
+    ordered = np.sort(x)[::-1]
+    cumulative = np.cumsum(ordered)
+    ks = np.arange(1, len(x) + 1)
+    support = ks[1 + ks * ordered > cumulative]
+    k = int(support[-1])
+    tau = (cumulative[k - 1] - 1) / k
+    return np.maximum(x - tau, 0.0)

@@ -1,0 +1,566 @@
+"""Checks of the section 'Causal Masking: The Elegant Trick'."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from functools import cache
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from impl import attention
+from impl.registry import cases, to_numpy
+from tests.checks.helpers import (
+    Worst,
+    compare_printed_vector,
+    compare_to_exact,
+    printed,
+)
+from tests.checks.masking_support import (
+    NEG_INF,
+    added_mask,
+    apply,
+    attention_inputs,
+    call_attention,
+    causal_mask,
+    exact_attention,
+    exact_masked_softmax,
+    exp_op,
+    fill_masked,
+    finfo,
+    in_dtype,
+    masked_rows,
+    mp_softmax_through_exp,
+    numeric_bound,
+    op_cases,
+    row_behaviour,
+)
+
+SOFTMAX = cases(role="softmax")
+ATTENTION = cases(role="attention", tags={"masking"})
+EXP_CASES = op_cases("exp", exp_op, "elementwise exp in the dtype")
+
+
+@cache
+def _rows(seed: int) -> tuple[tuple[tuple[float, ...], tuple[bool, ...]], ...]:
+    """Masked rows with scores of normal size (N(0, 2)): no exp overflow even unshifted."""
+    return tuple((tuple(s), tuple(a)) for s, a in masked_rows(seed, scale=2.0))
+
+
+@cache
+def _exact(scores: tuple[float, ...], allowed: tuple[bool, ...]) -> np.ndarray:
+    return exact_masked_softmax(scores, allowed)
+
+
+# -- you cannot attend to future tokens -----------------------------------------------------------
+CALLS = {"causal=True": {"causal": True}, "allowed=causal mask": {"allowed": causal_mask(6)}}
+
+
+def _largest_leak(case, future_keys, call_kwargs) -> tuple[float, dict | None]:
+    """Change the keys and values of tokens t… (for every t) and return the largest change of an
+    output before t (NaN counts as ∞), with the case that gave it; (0, None) if none moved."""
+    q, k, v = attention_inputs(seed=9)
+    base = call_attention(case, q, k, v, **call_kwargs)
+    rng = np.random.default_rng(19)
+    worst, where = 0.0, None
+    for t in range(1, q.shape[0]):
+        k2, v2 = k.copy(), v.copy()
+        k2[t:] = future_keys(rng, k[t:].shape)
+        v2[t:] = rng.normal(0.0, 1.0, v[t:].shape).round(3)
+        earlier = call_attention(case, q, k2, v2, **call_kwargs)[:t]
+        if np.array_equal(earlier, base[:t]):
+            continue
+        with np.errstate(invalid="ignore"):
+            change = float(np.nanmax(np.abs(earlier - base[:t]), initial=0.0))
+        change = math.inf if np.isnan(earlier).any() else change
+        if where is None or change > worst:
+            worst, where = change, {"future_from": t, "earlier_rows": earlier}
+    return worst, where
+
+
+def _record_leak(evidence, label: str, worst: float, where: dict | None) -> None:
+    if where:
+        evidence.record_inputs(**{f"worst case ({label})": where})
+    evidence.property_holds(
+        f"{label}: largest change of an earlier output (NaN counts as ∞)",
+        where is None,
+        worst,
+        "0 (bitwise unchanged)",
+    )
+
+
+def _normal_keys(rng, shape):
+    return rng.normal(0.0, 1.0, shape).round(3)
+
+
+@pytest.mark.claim("causal-mask-blocks-future", reading="causal-flag")
+@pytest.mark.parametrize("case", ATTENTION)
+def test_future_tokens_do_not_change_earlier_outputs(evidence, case):
+    evidence.record_inputs(seed=9, n=6, d=8, perturbation_seed=19)
+    label = "causal=True"
+    _record_leak(evidence, label, *_largest_leak(case, _normal_keys, CALLS[label]))
+
+
+@pytest.mark.claim("causal-mask-blocks-future", reading="allowed-mask")
+@pytest.mark.parametrize("case", ATTENTION)
+def test_future_tokens_hidden_by_boolean_mask(evidence, case):
+    evidence.record_inputs(seed=9, n=6, d=8, perturbation_seed=19)
+    label = "allowed=causal mask"
+    _record_leak(evidence, label, *_largest_leak(case, _normal_keys, CALLS[label]))
+
+
+@pytest.mark.claim("causal-mask-blocks-future", reading="overflowing-future-keys")
+@pytest.mark.parametrize("case", ATTENTION)
+def test_overflowing_future_keys_stay_hidden(evidence, case):
+    big = float(finfo(case.dtype).max) / 4
+    patterns = {
+        "+big": lambda rng, shape: np.full(shape, big),
+        "−big": lambda rng, shape: np.full(shape, -big),
+        "±big": lambda rng, shape: big * np.where(rng.random(shape) < 0.5, -1.0, 1.0),
+    }
+    evidence.record_inputs(seed=9, n=6, d=8, perturbation_seed=19, big=big)
+    evidence.note(
+        f"Future keys are finfo({case.dtype}).max/4 = {big:.3g} in every component (+big, "
+        "−big, or random signs): their scores overflow to ±∞ or NaN before the mask."
+    )
+    for call_label, call_kwargs in CALLS.items():
+        for name, keys in patterns.items():
+            label = f"{call_label}, keys {name}"
+            _record_leak(evidence, label, *_largest_leak(case, keys, call_kwargs))
+
+
+# -- zero additional complexity -------------------------------------------------------------------
+def _recorded_elements(causal: bool, n: int, d: int = 16) -> dict[str, int]:
+    """Every torch operation of the reference attention with the number of elements it
+    produced, summed per operation name."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    class Recorder(TorchFunctionMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.elements: dict[str, int] = {}
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            outputs = out if isinstance(out, (tuple, list)) else [out]
+            size = sum(o.numel() for o in outputs if isinstance(o, torch.Tensor))
+            name = getattr(func, "__name__", str(func))
+            self.elements[name] = self.elements.get(name, 0) + size
+            return out
+
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(n, d, generator=generator) for _ in range(3))
+    with Recorder() as recorder:
+        attention.reference_attention(q, k, v, causal=causal)
+    return recorder.elements
+
+
+def _extra_elements(n: int) -> tuple[int, list[str]]:
+    plain, causal = _recorded_elements(False, n), _recorded_elements(True, n)
+    extra = sum(causal.values()) - sum(plain.values())
+    names = sorted(k for k in causal if causal[k] != plain.get(k, 0))
+    return extra, names
+
+
+@pytest.mark.claim("masking-zero-additional-complexity", reading="same-asymptotic-cost")
+def test_mask_adds_work_of_the_order_of_the_score_matrix(evidence):
+    sizes, d = (8, 16, 32, 64), 16
+    per_score = [_extra_elements(n)[0] / (n * n) for n in sizes]
+    evidence.record_inputs(n=sizes, d=d, implementation="torch-attention (reference), cpu float32")
+    evidence.note(
+        f"Computing the scores alone is n·m·d = {d}·n² multiply-adds; the mask's extra elements "
+        "per score entry are listed below."
+    )
+    evidence.property_holds(
+        "extra elements produced per score entry, n = 8 … 64",
+        max(per_score) <= 4 and all(b <= a * 1.01 for a, b in itertools.pairwise(per_score)),
+        per_score,
+        "bounded (≤ 4) and not growing with n: Θ(n·m)",
+    )
+
+
+@pytest.mark.claim("masking-zero-additional-complexity", reading="no-extra-work")
+def test_mask_adds_no_work_at_all(evidence):
+    extra, names = _extra_elements(32)
+    evidence.record_inputs(n=32, d=16, implementation="torch-attention (reference), cpu float32")
+    evidence.property_holds(
+        "extra elements produced by the masked run (n = 32)",
+        extra == 0,
+        {"elements": extra, "operations": names},
+        "0",
+    )
+
+
+# -- the example ----------------------------------------------------------------------------------
+FUTURE = "masked-example-future-tokens"
+
+
+def _masked_by_causal(query_position: int, key_positions: list[int]) -> list[int]:
+    row = attention.causal_allowed(max([*key_positions, query_position]) + 1, like=np.zeros(1))
+    return [p for p in key_positions if not row[query_position, p]]
+
+
+@pytest.mark.claim(FUTURE, reading="same-query-as-the-problem")
+def test_future_tokens_for_the_problem_query(evidence):
+    sequence = printed(FUTURE, "problem_sequence")
+    query = printed(FUTURE, "problem_query_position")
+    keys = printed(FUTURE, "keys")
+    # each key at its last occurrence up to the query ('the' is the query's own token)
+    positions = [max(i for i, t in enumerate(sequence[: query + 1]) if t == key) for key in keys]
+    masked = [keys[positions.index(p)] for p in _masked_by_causal(query, positions)]
+    evidence.record_inputs(sequence=sequence, query=sequence[query], key_positions=positions)
+    evidence.property_holds(
+        "keys a causal mask hides from the query 'the'",
+        masked == printed(FUTURE, "masked"),
+        masked,
+        str(printed(FUTURE, "masked")),
+    )
+
+
+@pytest.mark.claim(FUTURE, reading="query-at-sat")
+def test_future_tokens_for_a_query_at_sat(evidence):
+    keys = printed(FUTURE, "keys")
+    query = keys.index("sat")
+    masked = [keys[p] for p in _masked_by_causal(query, list(range(len(keys))))]
+    evidence.record_inputs(keys_in_order=keys, query_position=query)
+    evidence.property_holds(
+        "keys a causal mask hides from a query at 'sat'",
+        masked == printed(FUTURE, "masked"),
+        masked,
+        str(printed(FUTURE, "masked")),
+    )
+
+
+WEIGHTS = "masked-example-weights"
+
+
+def _example_exact() -> np.ndarray:
+    scores = printed(WEIGHTS, "masked_scores")
+    return _exact(tuple(scores), tuple(math.isfinite(s) for s in scores))
+
+
+@pytest.mark.claim(WEIGHTS)
+def test_masked_example_against_exact(evidence):
+    exact = _example_exact()
+    evidence.record_inputs(masked_scores=printed(WEIGHTS, "masked_scores"), oracle="mpmath")
+    names = [f"w[{t}]" for t in printed(WEIGHTS, "tokens")]
+    compare_printed_vector(evidence, WEIGHTS, names, printed(WEIGHTS, "weights"), exact)
+
+
+@pytest.mark.claim(WEIGHTS)
+@pytest.mark.parametrize("case", SOFTMAX)
+def test_masked_example_per_implementation(evidence, case):
+    scores = printed(WEIGHTS, "masked_scores")
+    measured = case.run_float64(scores)
+    exact = _example_exact()
+    evidence.record_inputs(masked_scores=scores)
+    compare_to_exact(evidence, "output vs exact", exact, measured, case.dtype)
+    names = [f"w[{t}]" for t in printed(WEIGHTS, "tokens")]
+    compare_printed_vector(evidence, WEIGHTS, names, printed(WEIGHTS, "weights"), exact)
+
+
+# -- exp(−∞) = 0 ----------------------------------------------------------------------------------
+@pytest.mark.claim("exp-of-neg-inf-is-zero", reading="exact")
+def test_exp_of_neg_inf_exact(evidence):
+    value = mpmath.exp(mpmath.mpf("-inf"))
+    evidence.property_holds("mpmath exp(−∞)", value == 0, str(value), "0")
+
+
+@pytest.mark.claim("exp-of-neg-inf-is-zero", reading="floating-point")
+@pytest.mark.parametrize("case", EXP_CASES)
+def test_exp_of_neg_inf_in_dtype(evidence, case):
+    value = float(case.run_float64([NEG_INF])[0])
+    evidence.property_holds(
+        "exp(−∞) in the dtype", value == 0 and math.copysign(1, value) > 0, value, "+0.0"
+    )
+
+
+# -- masked positions get zero weight -------------------------------------------------------------
+ZERO = "masked-positions-get-zero-weight"
+
+
+def _masked_weights(outputs: list[np.ndarray]) -> tuple[bool, float, int]:
+    """(all masked weights exactly 0, largest |masked weight| with NaN as ∞, rows that failed)."""
+    largest, failed = 0.0, 0
+    for row_out, (_, allowed) in zip(outputs, _rows(11), strict=True):
+        masked = np.asarray(row_out)[~np.asarray(allowed)]
+        if masked.size and not (masked == 0).all():
+            failed += 1
+            largest = (
+                math.inf if np.isnan(masked).any() else max(largest, float(np.abs(masked).max()))
+            )
+    return failed == 0, largest, failed
+
+
+@pytest.mark.claim(ZERO, reading="exact")
+def test_masked_weight_zero_exact(evidence):
+    largest = 0.0
+    for scores, allowed in _rows(11):
+        weights = mp_softmax_through_exp(fill_masked(scores, allowed, NEG_INF))
+        for w, a in zip(weights, allowed, strict=True):
+            if not a:
+                largest = max(largest, abs(float(w)))
+    evidence.record_inputs(seed=11, rows=len(_rows(11)), precision="mpmath, exp(−∞ − max)")
+    evidence.property_holds("largest masked weight", largest == 0, largest, "0")
+
+
+@pytest.mark.claim(ZERO, reading="neg-inf-replaced")
+@pytest.mark.parametrize("case", SOFTMAX)
+def test_masked_weight_zero_replaced(evidence, case):
+    outputs = [case.run_float64(fill_masked(s, a, NEG_INF)) for s, a in _rows(11)]
+    ok, largest, failed = _masked_weights(outputs)
+    evidence.record_inputs(seed=11, rows=len(outputs), fill="−∞ (replaces the score)")
+    evidence.property_holds(
+        "masked weights exactly 0.0 (rows failing, largest |weight|)", ok, [failed, largest], "0"
+    )
+
+
+@pytest.mark.claim(ZERO, reading="neg-inf-added")
+@pytest.mark.parametrize("case", SOFTMAX)
+def test_masked_weight_zero_added(evidence, case):
+    outputs = [to_numpy(apply(case, added_mask(case, s, a, NEG_INF))) for s, a in _rows(11)]
+    ok, largest, failed = _masked_weights(outputs)
+    evidence.record_inputs(seed=11, rows=len(outputs), fill="score + (−∞), added in the dtype")
+    evidence.property_holds(
+        "masked weights exactly 0.0 (rows failing, largest |weight|)", ok, [failed, largest], "0"
+    )
+
+
+def _stand_ins(dtype: str) -> dict[str, float]:
+    return {"−1e4": -1e4, "−1e9": -1e9, "finfo.min": float(finfo(dtype).min)}
+
+
+@pytest.mark.claim(ZERO, reading="finite-stand-ins")
+@pytest.mark.parametrize("case", SOFTMAX)
+def test_masked_weight_zero_finite_fill(evidence, case):
+    evidence.record_inputs(seed=11, rows=len(_rows(11)))
+    for name, fill in _stand_ins(case.dtype).items():
+        stored = float(in_dtype(case, [fill])[0])
+        replaced = [case.run_float64(fill_masked(s, a, fill)) for s, a in _rows(11)]
+        added_arrays = [added_mask(case, s, a, fill) for s, a in _rows(11)]
+        added_scores = [to_numpy(x) for x in added_arrays]
+        added = [to_numpy(apply(case, x)) for x in added_arrays]
+        overflowed = sum(int(np.isneginf(x).sum()) for x in added_scores)
+        evidence.note(
+            f"fill {name}: stored in {case.dtype} as {stored:g}; score + fill is −∞ "
+            f"at {overflowed} masked positions."
+        )
+        for how, outputs in (("replaced", replaced), ("added", added)):
+            ok, largest, failed = _masked_weights(outputs)
+            evidence.property_holds(
+                f"fill {name} {how}: masked weights exactly 0.0 (rows failing, largest |weight|)",
+                ok,
+                [failed, largest],
+                "0",
+            )
+    evidence.note(f"finfo.min + s computed in {case.dtype}: {_finfo_min_sums(case)}")
+
+
+def _finfo_min_sums(case) -> dict[str, float]:
+    """finfo.min + s in the case's dtype: where an additive finfo.min mask overflows to −∞
+    (e.g. two additive masks, causal + padding, added together)."""
+    low = float(finfo(case.dtype).min)
+    addends = {"−1": -1.0, "−16": -16.0, "−1e4": -1e4, "finfo.min": low}
+    return {
+        name: float(to_numpy(added_mask(case, [s], [False], low))[0]) for name, s in addends.items()
+    }
+
+
+# -- one trick handles the entire causality constraint --------------------------------------------
+@pytest.mark.claim("one-trick-handles-causality", reading="prefix-equivalence")
+@pytest.mark.parametrize("case", ATTENTION)
+def test_causal_rows_equal_attention_over_the_prefix(evidence, case):
+    q, k, v = attention_inputs(seed=10)
+    n = q.shape[0]
+    exact = exact_attention(q, k, v, causal_mask(n))
+    causal = call_attention(case, q, k, v, causal=True)
+    prefix = np.vstack(
+        [call_attention(case, q[i : i + 1], k[: i + 1], v[: i + 1]) for i in range(n)]
+    )
+    prefix_error = float(np.max(np.abs(prefix - exact)))
+    bound = 2 * prefix_error + numeric_bound(case.dtype, exact)
+    evidence.record_inputs(seed=10, n=n, d=q.shape[1], prefix_run_error=prefix_error)
+    evidence.close_to(
+        "causal output vs exact (rows 0 … n−1)",
+        exact,
+        causal,
+        bound,
+        f"≤ 2 × error of the unmasked prefix runs ({prefix_error:.3g}) + {case.dtype} tolerance",
+    )
+
+
+@pytest.mark.claim("one-trick-handles-causality", reading="every-causal-row-keeps-a-key")
+def test_causal_mask_never_empties_a_row(evidence):
+    empty = [
+        n
+        for n in range(1, 65)
+        if not attention.causal_allowed(n, like=np.zeros(1)).any(axis=1).all()
+    ]
+    evidence.record_inputs(n="1 … 64", mask="impl.attention.causal_allowed (j ≤ i)")
+    evidence.property_holds("sizes n with a fully masked row", not empty, empty, "none")
+
+
+# -- no special-case code, no separate masking layer ----------------------------------------------
+@pytest.mark.claim("no-special-case-code", reading="softmax-unchanged")
+@pytest.mark.parametrize("case", SOFTMAX)
+def test_plain_softmax_handles_masked_rows(evidence, case):
+    worst = Worst()
+    for scores, allowed in _rows(13):
+        row = fill_masked(scores, allowed, NEG_INF)
+        exact = _exact(tuple(in_dtype(case, scores)), allowed)
+        error = float(np.max(np.abs(case.run_float64(row) - exact)))
+        worst.update(error / numeric_bound(case.dtype, exact), scores=scores, allowed=allowed)
+    evidence.record_inputs(seed=13, rows=len(_rows(13)), fill="−∞")
+    evidence.close_to(
+        "worst row: error vs exact masked softmax, in units of the dtype's tolerance",
+        0.0,
+        worst.value,
+        1.0,
+        f"{case.dtype} numerical tolerance",
+    )
+    if worst.value > 1:
+        evidence.record_inputs(worst_row=worst.example)
+
+
+@pytest.mark.claim("no-special-case-code", reading="no-parameters")
+def test_masking_adds_no_parameters(evidence):
+    import torch
+
+    torch.manual_seed(0)
+    layer = torch.nn.MultiheadAttention(8, num_heads=2, batch_first=True, dtype=torch.float64)
+    before = {name: tuple(p.shape) for name, p in layer.named_parameters()}
+    modules_before = [name for name, _ in layer.named_modules()]
+    x = torch.randn(1, 5, 8, dtype=torch.float64)
+    blocked = ~torch.as_tensor(causal_mask(5))  # MultiheadAttention: True = may not attend
+    with torch.no_grad():
+        _, weights = layer(x, x, x, attn_mask=blocked, need_weights=True)
+    after = {name: tuple(p.shape) for name, p in layer.named_parameters()}
+    future_weight = float(weights[0][blocked].abs().max())
+    evidence.record_inputs(layer="nn.MultiheadAttention(8, 2 heads)", n=5, seed=0)
+    evidence.property_holds("parameters after a masked call", after == before, after, str(before))
+    evidence.property_holds(
+        "modules after a masked call",
+        [name for name, _ in layer.named_modules()] == modules_before,
+        modules_before,
+        "unchanged",
+    )
+    evidence.property_holds(
+        "largest weight on a future token", future_weight == 0, future_weight, "0"
+    )
+
+
+# -- just set some values to −∞ -------------------------------------------------------------------
+KEPT = "masked-softmax-equals-softmax-of-kept"
+
+
+@pytest.mark.claim(KEPT, reading="exact")
+def test_masked_softmax_is_softmax_of_kept_exact(evidence):
+    worst = Worst()
+    scores_st = st.lists(st.floats(-50, 50, allow_nan=False), min_size=2, max_size=12)
+
+    @given(scores_st, st.data())
+    def masked_equals_kept(scores, data):
+        allowed = data.draw(st.lists(st.booleans(), min_size=len(scores), max_size=len(scores)))
+        allowed[data.draw(st.integers(0, len(scores) - 1), label="kept")] = True
+        masked = mp_softmax_through_exp(fill_masked(scores, allowed, NEG_INF))
+        kept = iter(mp_softmax_through_exp([s for s, a in zip(scores, allowed, strict=True) if a]))
+        expected = [next(kept) if a else 0 for a in allowed]
+        with mpmath.workdps(50):
+            error = max(abs(m - e) for m, e in zip(masked, expected, strict=True))
+        worst.update(float(error), scores=scores, allowed=allowed)
+        assert error < mpmath.mpf(10) ** -40
+
+    masked_equals_kept()
+    evidence.note(f"{worst.count} Hypothesis examples, mpmath, exp taken of −∞ as well.")
+    evidence.property_holds("max |masked − softmax of kept|", True, worst.value, "< 1e-40")
+
+
+@pytest.mark.claim(KEPT, reading="implementations")
+@pytest.mark.parametrize("case", SOFTMAX)
+def test_masked_softmax_is_softmax_of_kept(evidence, case):
+    worst = Worst()
+    for scores, allowed in _rows(12):
+        exact = _exact(tuple(in_dtype(case, scores)), allowed)
+        masked = case.run_float64(fill_masked(scores, allowed, NEG_INF))
+        kept = np.zeros(len(scores))
+        kept[np.asarray(allowed)] = case.run_float64(
+            [s for s, a in zip(scores, allowed, strict=True) if a]
+        )
+        bound = 2 * float(np.max(np.abs(kept - exact))) + numeric_bound(case.dtype, exact)
+        error = float(np.max(np.abs(masked - exact)))
+        worst.update(error / bound if np.isfinite(error) else math.inf, scores=scores)
+    evidence.record_inputs(seed=12, rows=len(_rows(12)))
+    evidence.close_to(
+        "worst row: |masked − exact| / (2·|softmax of kept − exact| + tolerance)",
+        0.0,
+        worst.value,
+        1.0,
+        "≤ 1 (self-calibrating rule)",
+    )
+
+
+# -- fully masked rows ----------------------------------------------------------------------------
+FULL = "masking-handles-fully-masked-rows"
+FULL_ROW = [NEG_INF] * 4
+
+
+def _fully_masked_softmax(evidence, case) -> np.ndarray:
+    out = case.run_float64(FULL_ROW)
+    uniformish = case.run_float64([float(finfo(case.dtype).min)] * 4)
+    evidence.record_inputs(row=FULL_ROW)
+    evidence.note(
+        f"returns {row_behaviour(out)} {out.tolist()}; with finfo.min instead of −∞ it returns "
+        f"{row_behaviour(uniformish)} {uniformish.tolist()}"
+    )
+    return out
+
+
+def _fully_masked_attention(evidence, case) -> np.ndarray:
+    q, k, v = attention_inputs(seed=14)
+    allowed = causal_mask(q.shape[0])
+    allowed[0] = False  # query 0 may attend to nothing (e.g. a padding query)
+    out = call_attention(case, q, k, v, allowed=allowed)
+    evidence.record_inputs(seed=14, n=q.shape[0], mask="causal, row 0 fully masked")
+    evidence.note(f"row 0 returns {row_behaviour(out[0])} {out[0].tolist()}")
+    return out[0]
+
+
+@pytest.mark.claim(FULL, reading="finite")
+@pytest.mark.parametrize("case", SOFTMAX)
+def test_fully_masked_softmax_is_finite(evidence, case):
+    out = _fully_masked_softmax(evidence, case)
+    evidence.property_holds("output finite", bool(np.isfinite(out).all()), out, "no NaN, no ±∞")
+
+
+@pytest.mark.claim(FULL, reading="finite")
+@pytest.mark.parametrize("case", ATTENTION)
+def test_fully_masked_attention_is_finite(evidence, case):
+    out = _fully_masked_attention(evidence, case)
+    evidence.property_holds("row 0 finite", bool(np.isfinite(out).all()), out, "no NaN, no ±∞")
+
+
+@pytest.mark.claim(FULL, reading="attends-nowhere")
+@pytest.mark.parametrize("case", SOFTMAX)
+def test_fully_masked_softmax_attends_nowhere(evidence, case):
+    out = _fully_masked_softmax(evidence, case)
+    evidence.property_holds("all weights 0", bool((out == 0).all()), out, "all 0")
+
+
+@pytest.mark.claim(FULL, reading="attends-nowhere")
+@pytest.mark.parametrize("case", ATTENTION)
+def test_fully_masked_attention_attends_nowhere(evidence, case):
+    out = _fully_masked_attention(evidence, case)
+    evidence.property_holds("row 0 output all 0", bool((out == 0).all()), out, "all 0")
+
+
+@pytest.mark.claim(FULL, reading="distribution")
+@pytest.mark.parametrize("case", SOFTMAX)
+def test_fully_masked_softmax_is_a_distribution(evidence, case):
+    out = _fully_masked_softmax(evidence, case)
+    ok = bool(np.isfinite(out).all() and (out >= 0).all() and abs(out.sum() - 1) < 1e-2)
+    evidence.property_holds("weights form a distribution", ok, out, "finite, ≥ 0, Σ = 1")

@@ -1,0 +1,386 @@
+"""Checks of the section 'Putting It All Together'.
+
+"Training instability" (the no-normalization line) is a training claim, checked with the training
+experiments; here only the outputs are checked.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from array_api_compat import array_namespace
+
+from claimcheck.tolerance import CalibratedTolerance
+from impl import attention, oracle
+from impl.registry import cases, to_numpy
+from tests.checks import stats_support as mc
+from tests.checks.helpers import compare_to_exact, printed
+
+SEED = 13
+BATCH, TOKENS, D_K = 2, 8, 8  # small attention problems; d_v = d_k so every kernel takes them
+
+
+def _attention_cases():
+    return cases(role="attention")
+
+
+def _score_grid():
+    """numpy and torch, every device and dtype: where the steps are written out by hand."""
+    return cases(role="attention", tags={"reference"})
+
+
+def qkv(seed: int = SEED, d_v: int = D_K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return (
+        rng.standard_normal((BATCH, TOKENS, D_K)),
+        rng.standard_normal((BATCH, TOKENS, D_K)),
+        rng.standard_normal((BATCH, TOKENS, d_v)),
+    )
+
+
+def causal_allowed(n: int) -> np.ndarray:
+    return np.tril(np.ones((n, n), dtype=bool))
+
+
+# -- the five steps ---------------------------------------------------------------------------
+def exact_causal_attention(q, k, v) -> np.ndarray:
+    """Scores in float64, the mpmath softmax of each masked row, then the weighted sum with
+    math.fsum: the exact reference."""
+    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1])
+    masked = np.where(causal_allowed(q.shape[-2]), scores, -np.inf)
+    weights = oracle.softmax(masked, axis=-1)
+    out = np.empty((*q.shape[:-1], v.shape[-1]))
+    for b, i, j in np.ndindex(*out.shape):
+        out[b, i, j] = math.fsum(weights[b, i] * v[b, :, j])
+    return out
+
+
+def five_steps(q, k, v):
+    """The article's five steps, one line each, in the arrays' own backend and dtype."""
+    xp = array_namespace(q)
+    similarity = q @ xp.matrix_transpose(k)  # 1. matrix multiplication
+    scaled = similarity / math.sqrt(q.shape[-1])  # 2. scaling
+    allowed = attention.causal_allowed(q.shape[-2], k.shape[-2], q)
+    masked = xp.where(allowed, scaled, xp.asarray(-math.inf, dtype=q.dtype))  # 3. masking
+    shifted = xp.exp(masked - xp.max(masked, axis=-1, keepdims=True))  # 4. softmax
+    weights = shifted / xp.sum(shifted, axis=-1, keepdims=True)
+    return weights @ v  # 5. weighted sum
+
+
+def _hand_composed(case, q, k, v) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return to_numpy(five_steps(case.asarray(q), case.asarray(k), case.asarray(v)))
+
+
+@pytest.mark.claim("five-steps-compose-attention", reading="composed-by-hand")
+@pytest.mark.parametrize("case", _score_grid())
+def test_five_steps_by_hand_match_exact_attention(evidence, case):
+    q, k, v = qkv()
+    evidence.record_inputs(seed=SEED, batch=BATCH, tokens=TOKENS, d_k=D_K, causal=True)
+    compare_to_exact(
+        evidence,
+        "five steps by hand vs exact attention",
+        exact_causal_attention(q, k, v),
+        _hand_composed(case, q, k, v),
+        case.dtype,
+    )
+
+
+def _same_backend_grid_case(case):
+    """The hand-composition case in the same backend, device and dtype as `case`."""
+    from impl.registry import get
+
+    reference_id = "numpy-attention" if case.impl.backend == "numpy" else "torch-attention"
+    return type(case)(get(reference_id), case.device, case.dtype)
+
+
+@pytest.mark.claim("five-steps-compose-attention", reading="registered-implementations")
+@pytest.mark.parametrize("case", _attention_cases())
+def test_registered_attention_matches_five_steps(evidence, case):
+    q, k, v = qkv()
+    exact = exact_causal_attention(q, k, v)
+    hand = _hand_composed(_same_backend_grid_case(case), q, k, v)
+    measured = to_numpy(case.call(q, k, v, causal=True))
+    hand_error = float(np.max(np.abs(hand - exact)))
+    tol = CalibratedTolerance(hand_error, 2.0, 4 * case.eps * float(np.max(np.abs(exact))))
+    evidence.record_inputs(seed=SEED, batch=BATCH, tokens=TOKENS, d_k=D_K, causal=True)
+    evidence.close_to(
+        "output vs exact causal attention", exact, measured, tol.bound, tol.describe()
+    )
+
+
+# -- softmax turns arbitrary scores into distributions ---------------------------------------------
+BRIDGE = "softmax-bridges-scores-to-probabilities"
+ROWS, ROW_LENGTH = 40, 8
+
+
+def arbitrary_rows(largest: float) -> np.ndarray:
+    """Seeded rows of any sign and magnitude 1e-3 … 1e300, clipped to ±largest."""
+    rng = np.random.default_rng(SEED)
+    sign = rng.choice([-1.0, 1.0], (ROWS, ROW_LENGTH))
+    magnitude = 10.0 ** rng.uniform(-3, 300, (ROWS, 1)) * rng.uniform(0, 1, (ROWS, ROW_LENGTH))
+    return np.clip(sign * magnitude, -largest, largest)
+
+
+@pytest.mark.claim(BRIDGE, reading="exact")
+def test_exact_softmax_is_a_distribution(evidence):
+    worst_sum, smallest = 0.0, math.inf
+    for row in arbitrary_rows(1e300):
+        kept = np.where(row >= row.max() - mc.FAR_BELOW, row, -np.inf)
+        weights = oracle.softmax_exact(kept)
+        with mpmath.workdps(oracle.DIGITS):
+            worst_sum = max(worst_sum, float(abs(mpmath.fsum(weights) - 1)))
+        smallest = min(smallest, float(min(weights)))
+    evidence.record_inputs(seed=SEED, rows=ROWS, row_length=ROW_LENGTH)
+    evidence.note(
+        f"mpmath at {oracle.DIGITS} digits. Scores more than {mc.FAR_BELOW:g} below their row's "
+        "maximum get weight 0 up front: their exact weight is below e^−1000, which changes the "
+        "sum by less than 1e-400."
+    )
+    evidence.property_holds("smallest weight", smallest >= 0, smallest, "≥ 0")
+    evidence.property_holds("largest |Σ weights − 1|", worst_sum < 1e-40, worst_sum, "< 1e-40")
+
+
+@pytest.mark.claim(BRIDGE, reading="stable-implementations")
+@pytest.mark.parametrize("case", cases(tags={"row-wise", "stable"}))
+def test_stable_softmax_is_a_distribution(evidence, case):
+    import torch
+
+    largest = float(torch.finfo(getattr(torch, case.dtype)).max)
+    rows = to_numpy(case.asarray(arbitrary_rows(largest)))
+    weights = case.run_float64(rows)
+    sums = np.array([math.fsum(row) for row in weights])
+    bound = (ROW_LENGTH + 3) * case.eps
+    evidence.record_inputs(seed=SEED, rows=ROWS, row_length=ROW_LENGTH, clipped_to=largest)
+    evidence.property_holds(
+        "smallest weight",
+        bool(np.nanmin(weights) >= 0) and np.isfinite(weights).all(),
+        float(np.nanmin(weights)),
+        "≥ 0, all finite",
+    )
+    evidence.close_to(
+        "largest |Σ weights − 1|",
+        0.0,
+        float(np.max(np.abs(sums - 1))),
+        bound,
+        f"(n + 3)·eps({case.dtype})",
+    )
+
+
+# -- masking handles causality ---------------------------------------------------------------
+@pytest.mark.claim("softmax-handles-causality-via-masking")
+@pytest.mark.parametrize("case", _attention_cases())
+def test_masked_weights_are_softmax_of_visible_scores(evidence, case):
+    q, k, _ = qkv()
+    identity = np.repeat(np.eye(TOKENS)[None], BATCH, axis=0)  # V = I: output = weights
+    weights = to_numpy(case.call(q, k, identity, causal=True))
+    future = ~causal_allowed(TOKENS)
+    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(D_K)
+    exact = np.zeros_like(weights)
+    for b, i in np.ndindex(BATCH, TOKENS):
+        exact[b, i, : i + 1] = oracle.softmax(scores[b, i, : i + 1])
+    evidence.record_inputs(seed=SEED, batch=BATCH, tokens=TOKENS, d_k=D_K)
+    evidence.property_holds(
+        "weights on future tokens",
+        bool((weights[:, future] == 0).all()),
+        float(np.max(np.abs(weights[:, future]))),
+        "exactly 0",
+    )
+    compare_to_exact(
+        evidence, "weights vs softmax of the visible scores only", exact, weights, case.dtype
+    )
+
+
+# -- no scaling ----------------------------------------------------------------------------
+NO_SCALING = "no-scaling-breaks"
+ARTICLE_D_K = (64, 512, 2048)
+
+
+def _article_d_k(d_k: int) -> int:
+    if d_k not in printed(NO_SCALING, "d_k"):
+        raise RuntimeError(f"d_k = {d_k} is not among the printed d_k of {NO_SCALING}")
+    return d_k
+
+
+@pytest.mark.claim(NO_SCALING, reading="vanishing-gradients")
+@pytest.mark.parametrize("d_k", ARTICLE_D_K)
+@pytest.mark.parametrize("case", cases(tags={"row-wise", "stable"}, backend="torch"))
+def test_no_scaling_vanishing_gradients(evidence, case, d_k):
+    limit = printed(NO_SCALING, "nearly_zero_ratio")
+    with_scaling = float(np.median(mc.score_gradient_norms(case, _article_d_k(d_k), True)))
+    without = float(np.median(mc.score_gradient_norms(case, d_k, False)))
+    evidence.record_inputs(**mc.init_sample(d_k).describe())
+    evidence.property_holds(
+        "median ‖∂L/∂scores‖ without ÷ with scaling",
+        without / with_scaling < limit,
+        {"ratio": without / with_scaling, "with": with_scaling, "without": without},
+        f"< {limit:g}",
+    )
+
+
+@pytest.mark.claim(NO_SCALING, reading="over-peaked-attention")
+@pytest.mark.parametrize("d_k", ARTICLE_D_K)
+@pytest.mark.parametrize("case", _attention_cases())
+def test_no_scaling_over_peaked(evidence, case, d_k):
+    threshold = printed(NO_SCALING, "entropy_threshold")
+    evidence.record_inputs(**mc.init_sample(_article_d_k(d_k)).describe())
+    for scaled in (False, True):
+        per_sequence = mc.entropy(mc.attention_weights(case, d_k, scaled)).mean(axis=-1)
+        interval = mc.mean_interval(per_sequence, "mean entropy (nats) over sequences")
+        ok = interval.low >= threshold if scaled else interval.high < threshold
+        want = f"lower bound ≥ {threshold:g}" if scaled else f"upper bound < {threshold:g}"
+        evidence.property_holds(
+            f"mean entropy {'with' if scaled else 'without'} scaling", ok, str(interval), want
+        )
+
+
+# -- no exponential ---------------------------------------------------------------------------
+NO_EXP = "no-exponential-breaks"
+
+
+def _scores() -> np.ndarray:
+    q, k, _ = qkv()
+    return q @ np.swapaxes(k, -1, -2) / math.sqrt(D_K)
+
+
+@pytest.mark.claim(NO_EXP, reading="negative-weights")
+@pytest.mark.parametrize("case", cases(role="normalizer"))
+def test_normalization_without_exp_gives_negative_weights(evidence, case):
+    weights = case.run_float64(_scores())
+    evidence.record_inputs(seed=SEED, rows=BATCH * TOKENS, row_length=TOKENS)
+    negative = int(np.sum(weights < 0))
+    evidence.property_holds(
+        "negative weights among all rows",
+        negative > 0,
+        {"negative": negative, "smallest": float(np.nanmin(weights))},
+        "> 0",
+    )
+
+
+def top_share(weights: np.ndarray) -> np.ndarray:
+    """The top token's share of each row, |w|max / Σ|w| (defined even for negative weights)."""
+    magnitude = np.abs(weights)
+    return magnitude.max(axis=-1) / magnitude.sum(axis=-1)
+
+
+@pytest.mark.claim(NO_EXP, reading="weak-emphasis")
+@pytest.mark.parametrize("case", cases(role="normalizer"))
+def test_normalization_without_exp_cannot_sharpen(evidence, case):
+    scores, factors = _scores(), printed(NO_EXP, "factors")
+    shares = [top_share(case.run_float64(c * scores)) for c in factors]
+    softmax_top = [float(oracle.softmax(c * scores, axis=-1).max(axis=-1).mean()) for c in factors]
+    evidence.record_inputs(seed=SEED, factors=factors)
+    for c, share in zip(factors[1:], shares[1:], strict=True):
+        compare_to_exact(
+            evidence, f"top share at c = {c:g} vs at c = 1", shares[0], share, case.dtype
+        )
+    evidence.property_holds(
+        "softmax's mean top weight grows with c (contrast)",
+        all(b > a for a, b in itertools.pairwise(softmax_top)),
+        softmax_top,
+        "strictly increasing",
+    )
+
+
+# -- no normalization -------------------------------------------------------------------------
+NO_NORM = "no-normalization-unbounded-outputs"
+
+
+def _unnormalized_exp_attention(q, k, v):
+    xp = array_namespace(q)
+    return xp.exp(attention.scores(q, k, scale=True)) @ v
+
+
+VARIANTS = {
+    "raw-dot-products": attention.raw_dot_attention,
+    "exponential-without-sum": _unnormalized_exp_attention,
+}
+
+
+def _check_unbounded(evidence, case, reading: str) -> None:
+    q, k, v = qkv()
+    factors = printed(NO_NORM, "factors")
+    variant = VARIANTS[reading]
+    largest = []
+    for c in factors:
+        with np.errstate(all="ignore"):
+            out = to_numpy(variant(case.asarray(c * q), case.asarray(k), case.asarray(v)))
+        largest.append(float(np.max(np.abs(out))) if np.isfinite(out).all() else math.inf)
+    softmax_largest = [float(np.max(np.abs(to_numpy(case.call(c * q, k, v))))) for c in factors]
+    value_range = float(np.max(np.abs(to_numpy(case.asarray(v)))))
+    evidence.record_inputs(seed=SEED, factors=factors, largest_value=value_range)
+    evidence.property_holds(
+        "largest |output| grows at least ∝ c (inf counts as unbounded)",
+        all(m >= 0.5 * c * largest[0] for c, m in zip(factors, largest, strict=True)),
+        dict(zip(map(str, factors), largest, strict=True)),
+        "≥ ½·c·(largest at c = 1)",
+    )
+    evidence.property_holds(
+        "largest |output| at the largest c leaves the values' range",
+        largest[-1] > value_range,
+        largest[-1],
+        f"> {value_range:.3g}",
+    )
+    slack = 8 * case.eps * value_range
+    evidence.property_holds(
+        "softmax attention (contrast): largest |output| within the values' range at every c",
+        max(softmax_largest) <= value_range + slack,
+        softmax_largest,
+        f"≤ {value_range:.3g}",
+    )
+
+
+@pytest.mark.claim(NO_NORM, reading="raw-dot-products")
+@pytest.mark.parametrize("case", _score_grid())
+def test_raw_dot_products_unbounded(evidence, case):
+    _check_unbounded(evidence, case, "raw-dot-products")
+
+
+@pytest.mark.claim(NO_NORM, reading="exponential-without-sum")
+@pytest.mark.parametrize("case", _score_grid())
+def test_exponential_without_sum_unbounded(evidence, case):
+    _check_unbounded(evidence, case, "exponential-without-sum")
+
+
+# -- no masking ---------------------------------------------------------------------------
+NO_MASK = "no-masking-leaks-future"
+
+
+def _perturbed_last_token(k, v):
+    k2, v2 = k.copy(), v.copy()
+    k2[:, -1] += 3.0
+    v2[:, -1] += 5.0
+    return k2, v2
+
+
+def _earlier_change(case, causal: bool) -> float:
+    q, k, v = qkv()
+    k2, v2 = _perturbed_last_token(k, v)
+    before = to_numpy(case.call(q, k, v, causal=causal))[:, :-1]
+    after = to_numpy(case.call(q, k2, v2, causal=causal))[:, :-1]
+    return float(np.max(np.abs(after - before)))
+
+
+@pytest.mark.claim(NO_MASK, reading="unmasked-leaks")
+@pytest.mark.parametrize("case", _attention_cases())
+def test_unmasked_attention_leaks_future(evidence, case):
+    change = _earlier_change(case, causal=False)
+    evidence.record_inputs(seed=SEED, perturbation="last token: key + 3, value + 5")
+    evidence.property_holds(
+        "largest change of an earlier output",
+        change > 100 * case.eps,
+        change,
+        f"> 100·eps ({100 * case.eps:.3g})",
+    )
+
+
+@pytest.mark.claim(NO_MASK, reading="masked-no-leak")
+@pytest.mark.parametrize("case", _attention_cases())
+def test_masked_attention_does_not_leak(evidence, case):
+    change = _earlier_change(case, causal=True)
+    evidence.record_inputs(seed=SEED, perturbation="last token: key + 3, value + 5")
+    evidence.property_holds("largest change of an earlier output", change == 0.0, change, "0")
