@@ -2,7 +2,7 @@
 
 On a machine without a GPU the sessions install the CPU build of torch first (torch==2.13.0, a few
 hundred MB) so the project's `torch>=2.4` requirement installs nothing more; the gpu session reuses
-the runner's own CUDA torch through --system-site-packages and never downloads one.
+the runner's own CUDA torch (the python on the PATH, no virtualenv) and never downloads one.
 """
 
 from __future__ import annotations
@@ -52,13 +52,35 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def gpu(session: nox.Session) -> None:
-    """Every check on CUDA with the runner's own torch; fails (never skips) without a GPU."""
-    probe = "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 3)"
+    """Every check on CUDA with the runner's own torch (python on the PATH), then our Triton
+    kernels' tests; fails (never skips) without a GPU. Downloads nothing: that python must
+    already hold the project's dependencies (README, "On a GPU machine")."""
+    probe = (
+        "import sys, torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda, "
+        "'device', torch.cuda.get_device_name() if torch.cuda.is_available() else None); "
+        "sys.exit(0 if torch.cuda.is_available() else 3)"
+    )
     try:
-        session.run("python", "-c", probe, silent=True)
+        session.run("python", "-c", probe)
     except nox.command.CommandFailed:
-        session.error("no CUDA device: the gpu session needs torch with a visible CUDA GPU "
-                      "(torch.cuda.is_available() is False)")
+        session.error(
+            "no CUDA device: the gpu session needs torch with a visible CUDA GPU "
+            "(torch.cuda.is_available() is False, or torch does not import)"
+        )
     session.run("python", "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-e", ".")
+    ci = {"CLAIMCHECK_PROFILE": "ci"}
     session.run("python", "-m", "pytest", "tests/checks", "--require-all-run",
-                "--reports-dir", "reports/gpu", *session.posargs)
+                "--reports-dir", "reports/gpu", *session.posargs, env=ci)
+    session.run("python", "-m", "pytest", "tests/engine/test_triton_kernels.py", "-rs",
+                "--reports-dir", "reports/gpu-triton-kernels", env=ci)
+
+
+@nox.session(python=PYTHON)
+def triton(session: nox.Session) -> None:
+    """Our Triton kernels without a GPU: their tests (Triton's interpreter, and the sm_90 build
+    by the bundled ptxas), then every claim check run on them under the interpreter."""
+    _install(session, extras="test,triton")
+    session.run("pytest", "tests/engine/test_triton_kernels.py", "-rs", "--no-reports")
+    session.run("pytest", "tests/checks", "-m", "not training",
+                "--reports-dir", "reports/triton-interpreter", *session.posargs,
+                env={"TRITON_INTERPRET": "1", "CLAIMCHECK_PROFILE": "ci"})

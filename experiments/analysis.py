@@ -92,7 +92,11 @@ def all_runs(arm: ArmResult) -> list[RunResult]:
 
 
 def sweep_spread(arm: ArmResult) -> float:
-    """Relative spread of the final validation loss over the learning-rate sweep,
-    (worst − best) / best: how much a learning rate off the best one costs."""
+    """How much a learning rate off the arm's best one costs, over its sweep (one seed each),
+    in the task's own unit: language modelling, final validation loss worst − best (nats);
+    recall, final accuracy best − worst."""
+    if arm.arm.task == "recall":
+        accuracy = [r.final_accuracy for r in arm.sweep.values()]
+        return max(accuracy) - min(accuracy)
     finals = [r.final_val_loss for r in arm.sweep.values()]
-    return (max(finals) - min(finals)) / min(finals)
+    return max(finals) - min(finals)

@@ -23,8 +23,9 @@ PRESET = presets.selected()
 
 
 def cache_dir(config: pytest.Config) -> Path | None:
-    """<reports dir>/training-cache, unless reports are off or CLAIMCHECK_TRAINING_CACHE=0."""
-    if os.environ.get(CACHE_ENV) == "0" or config.getoption("--no-reports"):
+    """<reports dir>/training-cache (also under --no-reports: the cache is not a report, and
+    it spares a second session minutes of training), unless CLAIMCHECK_TRAINING_CACHE=0."""
+    if os.environ.get(CACHE_ENV) == "0":
         return None
     reports = config.getoption("--reports-dir") or config.getini("claimcheck_reports_dir")
     if not reports:
@@ -59,6 +60,7 @@ def record_scale(evidence, grid: GridResult, arms: Sequence[ArmResult]) -> None:
         grid_runs_trained_this_session=grid.trained_runs,
         grid_runs_from_cache=grid.cached_runs,
         grid_wall_s=round(grid.wall_s, 1),
+        grid_cpu_s=round(grid.cpu_s, 1),
     )
     for arm in arms:
         run = arm.seeds[0]
@@ -77,6 +79,7 @@ def record_scale(evidence, grid: GridResult, arms: Sequence[ArmResult]) -> None:
                     "learning_rate_sweep": sorted(arm.sweep) or f"from {arm.arm.lr_from}",
                     "best_learning_rate": arm.best_lr,
                     "wall_s_all_runs": round(sum(r.wall_s for r in all_runs(arm)), 1),
+                    "cpu_s_all_runs": round(sum(r.cpu_s for r in all_runs(arm)), 1),
                 }
             }
         )

@@ -46,6 +46,12 @@ class GridResult:
     cached_runs: int
     wall_s: float  # spent training in this process (0 when everything came from the cache)
 
+    @property
+    def cpu_s(self) -> float:
+        """CPU time of every run in the grid (cached or not): its cost on idle cores."""
+        runs = {id(r): r for a in self.arms.values() for r in [*a.seeds, *a.sweep.values()]}
+        return sum(r.cpu_s for r in runs.values())
+
     def get(self, task: str, variant: str, d_k: int | None = None, **extra) -> ArmResult:
         return self.arms[self.preset.arm(task, variant, d_k, **extra).name]
 

@@ -115,17 +115,17 @@ CPU = Preset(
     name="cpu",
     device="cpu",
     workers=2,
-    seeds=3,
+    seeds=4,
     d_model=64,
     head_sizes=(16, 64),
     n_layers=2,
     temperature_layers=4,
     lm=TaskScale(
-        seq_len=64, batch=16, steps=250, lrs=(2e-3, 5e-3, 1.25e-2), eval_points=10,
+        seq_len=64, batch=16, steps=250, lrs=(1e-3, 2.5e-3, 6e-3, 1.5e-2), eval_points=10,
         val_sequences=64,
     ),
     recall=TaskScale(
-        seq_len=24, batch=32, steps=250, lrs=(3e-3, 1e-2, 2e-2), eval_points=10,
+        seq_len=24, batch=32, steps=250, lrs=(1e-3, 3e-3, 1e-2), eval_points=10,
         val_sequences=256,
     ),
 )  # fmt: skip
@@ -140,11 +140,11 @@ GPU = Preset(
     n_layers=4,
     temperature_layers=6,
     lm=TaskScale(
-        seq_len=128, batch=64, steps=1200, lrs=(1e-3, 2.5e-3, 6e-3), eval_points=20,
+        seq_len=128, batch=64, steps=1500, lrs=(5e-4, 1.5e-3, 4e-3, 1e-2), eval_points=20,
         val_sequences=256,
     ),
     recall=TaskScale(
-        seq_len=80, batch=64, steps=1500, lrs=(1e-3, 3e-3, 1e-2), eval_points=20,
+        seq_len=80, batch=64, steps=2000, lrs=(3e-4, 1e-3, 3e-3), eval_points=20,
         val_sequences=1024, recall_pairs=64, recall_queries=16,
     ),
 )  # fmt: skip

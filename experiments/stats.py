@@ -30,6 +30,12 @@ class Interval:
     def as_dict(self) -> dict[str, float | int | str]:
         return {"mean": self.mean, "low": self.low, "high": self.high, "n": self.n}
 
+    def consistent_with_range(self, low: float, high: float, null: float) -> bool:
+        """A claimed effect size 'between low and high' (above `null`, the no-effect value)
+        holds when the interval overlaps [low, high] — the data cannot rule the claim out —
+        and lies entirely above `null` — the effect exists at all."""
+        return self.low > null and self.low <= high and self.high >= low
+
     def excludes_zero_above(self) -> bool:
         return self.low > 0
 

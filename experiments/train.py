@@ -60,6 +60,7 @@ class RunResult:
     n_parameters: int = 0
     tokens_seen: int = 0
     wall_s: float = 0.0
+    cpu_s: float = 0.0  # process CPU time: what the run costs on an idle core
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunResult:
@@ -159,7 +160,7 @@ def attention_statistics(model: TinyTransformer, tokens: torch.Tensor):
 
 def run(cfg: RunConfig) -> RunResult:
     """Train one model from scratch and record its curves."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     device = cfg.device
     task = Task(cfg)
     torch.manual_seed(cfg.seed)
@@ -191,26 +192,41 @@ def run(cfg: RunConfig) -> RunResult:
         result.max_weight.append(peak)
 
     record(0)
+    pending: list[torch.Tensor] = []  # losses not yet copied to the host (no sync every step)
     for step in range(1, cfg.steps + 1):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step - 1, cfg)
         inputs, targets, scored = task.batch(cfg.batch, generator)
         inputs, targets = inputs.to(device), targets.to(device)
         loss = masked_loss(model(inputs), targets, None if scored is None else scored.to(device))
-        result.train_loss.append(float(loss.detach()))
-        if not math.isfinite(result.train_loss[-1]):
-            result.diverged_at = step
-            break
+        pending.append(loss.detach())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        result.tokens_seen += inputs.numel()
         if step in eval_at:
+            diverged = _flush_losses(pending, result)
+            result.tokens_seen = (result.diverged_at or step + 1) * inputs.numel() - inputs.numel()
+            if diverged:
+                break
             record(step)
     result.temperatures = model.temperatures()
     result.wall_s = time.perf_counter() - started
+    result.cpu_s = time.process_time() - cpu_started
     return result
+
+
+def _flush_losses(pending: list[torch.Tensor], result: RunResult) -> bool:
+    """Move the pending step losses to the result; at the first non-finite one, record the
+    step the run diverged at and report it (the steps after it are dropped)."""
+    losses = torch.stack(pending).tolist()
+    pending.clear()
+    for loss in losses:
+        result.train_loss.append(loss)
+        if not math.isfinite(loss):
+            result.diverged_at = len(result.train_loss)
+            return True
+    return False
 
 
 def _eval_steps(steps: int, points: int) -> list[int]:

@@ -46,7 +46,7 @@ DTYPES = ("float32", "float16", "bfloat16")
 # The longest row the fused kernel keeps in registers: at 32768 columns and 32 warps ptxas
 # (sm_90) needs no stack (no spills); at 65536 it spills. Checked by the sm_90 compile test.
 FUSED_MAX_COLS = 32768
-ONLINE_MIN_BLOCK = 4  # small rows still stream in several blocks, so the recurrence is tested
+ONLINE_MIN_BLOCK = 2  # a row of 3 values still streams in two blocks: the recurrence is tested
 ONLINE_MAX_BLOCK = 4096
 INTERPRETER_TILE = 1 << 16  # values per program under the interpreter (rows × block)
 
@@ -253,7 +253,8 @@ def _as_rows(x: torch.Tensor, axis: int) -> tuple[torch.Tensor, Callable[[torch.
         return x.reshape(1, 1), lambda out: out.reshape(())
     moved = x.movedim(axis, -1).contiguous()
     shape = moved.shape
-    return moved.reshape(-1, shape[-1]), lambda out: out.reshape(shape).movedim(-1, axis)
+    rows = moved.reshape(math.prod(shape[:-1]), shape[-1])
+    return rows, lambda out: out.reshape(shape).movedim(-1, axis)
 
 
 def row_warps(block: int) -> int:
@@ -270,8 +271,10 @@ def rows_per_program(n_rows: int, block: int) -> int:
 
 
 def online_block(n_cols: int) -> int:
-    """A power of two near n/4, so every row of more than 4 values streams in several blocks."""
-    wanted = triton.next_power_of_2(max(1, math.ceil(n_cols / 4)))
+    """A power of two ≥ n/2, so every row of more than 2 values (up to 8192) streams in two
+    blocks: enough to exercise the rescaling on the checks' small rows, while each block under
+    the interpreter costs a Python-level loop iteration."""
+    wanted = triton.next_power_of_2(max(1, math.ceil(n_cols / 2)))
     return max(ONLINE_MIN_BLOCK, min(ONLINE_MAX_BLOCK, wanted))
 
 

@@ -9,9 +9,12 @@ import os
 
 import torch
 from hypothesis import HealthCheck, settings
+from threadpoolctl import threadpool_limits
 
-# The checks use tiny tensors: intra-op threads only add contention on small (2-core) machines.
+# The checks use small arrays: intra-op threads (torch's and OpenBLAS') only add contention on
+# small (2-core) machines, up to 40× slower per call when the machine is loaded.
 torch.set_num_threads(1)
+threadpool_limits(1)
 
 _COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 

@@ -24,15 +24,15 @@ QUADRATIC_MIN_SLOPE = 1.85  # "O(n²)": log-log slope at least this
 
 def growth_exponent(lengths: Sequence[float], costs: Sequence[float]) -> float:
     """Local exponent over the last step, log(c₂/c₁) / log(n₂/n₁): O() is about large n, and
-    a constant overhead (numpy's peak memory has one) flattens a fit over all lengths."""
+    a fixed overhead at small n would flatten a fit over all lengths."""
     (n1, n2), (c1, c2) = lengths[-2:], costs[-2:]
     return math.log(c2 / c1) / math.log(n2 / n1)
 
 
-def random_qkv(case: Any, n: int, d: int = HEAD_DIM, seed: int = 0) -> tuple[Any, Any, Any]:
+def random_qkv(case: Any, n: int, d: int = HEAD_DIM, seed: int = 0) -> tuple[Any, ...]:
     """Standard normal Q, K, V of n tokens in the case's backend, device and dtype."""
     rng = np.random.default_rng(seed)
-    return tuple(case.asarray(rng.normal(size=(n, d))) for _ in range(3))  # type: ignore[return-value]
+    return tuple(case.asarray(rng.normal(size=(n, d))) for _ in range(3))
 
 
 def matmul_flops(fn: Callable[..., Any], *arrays: Any) -> int:
@@ -61,7 +61,9 @@ def _largest_torch_output(fn: Callable[..., Any], *arrays: Any) -> int:
             super().__init__()
             self.largest = 0
 
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        def __torch_dispatch__(
+            self, func: Any, types: Any, args: Any = (), kwargs: Any = None
+        ) -> Any:
             out = func(*args, **(kwargs or {}))
             sizes = [t.numel() for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
             self.largest = max([self.largest, *sizes])

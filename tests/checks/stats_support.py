@@ -202,7 +202,7 @@ def _long_row_dot_products(d_k: int, tokens: int, queries: int, sequences: int) 
     rng = np.random.default_rng([LONG_ROW_SEED, d_k, tokens])
     q = rng.standard_normal((sequences, queries, d_k))
     k = rng.standard_normal((sequences, tokens, d_k))
-    return q @ np.swapaxes(k, -1, -2)
+    return np.einsum("sqd,std->sqt", q, k)
 
 
 def long_row_scores(d_k: int, tokens: int, queries: int, sequences: int, scaled: bool) -> Any:
@@ -243,7 +243,8 @@ def init_scores(d_k: int, scaled: bool) -> np.ndarray:
     """QKᵀ (÷ √d_k if scaled) of the initialisation sample, in float64."""
     sample = init_sample(d_k)
     divisor = math.sqrt(d_k) if scaled else 1.0
-    return (sample.q @ np.swapaxes(sample.k, -1, -2)) / divisor
+    # einsum, not matmul: OpenBLAS threads make small batched matmuls slow on a busy machine
+    return np.einsum("bid,bjd->bij", sample.q, sample.k) / divisor
 
 
 @cache

@@ -248,11 +248,13 @@ def test_break_points_per_dtype_figure(evidence, case):
             "matches",
         )
     magnitudes = printed("dot-product-magnitudes", "magnitude")
-    evidence.note(
-        "Unscaled scores of the sizes Brain Teaser #2 prints (≈ 8, 23, 45 standard deviations, "
-        "tails several times larger) exceed the float16 break point, and at d_k = 2048 the "
-        "bfloat16/float32 one in their tails: without the shift they overflow."
-    )
+    for d_k in printed("dot-product-magnitudes", "d_k"):
+        row_max = mc.init_scores(d_k, scaled=False).max(axis=-1)
+        share = {d: float(np.mean(row_max > rows[d]["overflow predicted"])) for d in DTYPES}
+        evidence.note(
+            f"Unscaled attention at initialisation, d_k = {d_k} (16-token rows): share of rows "
+            f"whose largest score is past the overflow point: {share}."
+        )
     _draw_break_points(evidence, rows, magnitudes)
 
 
@@ -284,8 +286,8 @@ def _draw_break_points(evidence, rows, magnitudes) -> None:
 
 # -- underflow ---------------------------------------------------------------------------------
 def _underflow_bracket(case) -> tuple[float, float]:
-    """(first non-finite, last... ) as (lower, upper): the adjacent pair around the break of
-    [x, x], the lower one giving 0/0."""
+    """The adjacent pair (first non-finite, last finite) around the break of [x, x], in
+    increasing order: at and below the first, exp(x) is 0 and the row gives 0/0."""
     x_star = underflow_point(case.dtype)
     good, bad = break_bracket(
         lambda x: _finite(case, [x, x]),

@@ -41,7 +41,7 @@ def claim_params(claim_ids: Sequence[str]) -> list[Any]:
 
 # -- exact and measured temperature softmax -------------------------------------------------------
 def exact_softmax(scores: Sequence[float], temperature: float) -> list[mpmath.mpf]:
-    """softmax(x / T) with the division done exactly, at DIGITS significant digits."""
+    """softmax(x / T), the division done in mpmath (not rounded to a float), DIGITS digits."""
     with mpmath.workdps(DIGITS):
         z = [mpmath.mpf(float(s)) / mpmath.mpf(float(temperature)) for s in scores]
         top = max(z)

@@ -17,7 +17,7 @@ LOWER = "training-temperature-lower-layers-higher"
 UPPER = "training-temperature-upper-layers-lower"
 
 
-def _halves(grid, evidence):
+def _halves(grid, evidence, figure=False):
     arm = grid.temperature_arm()
     record_scale(evidence, grid, [arm])
     half = arm.arm.n_layers // 2
@@ -30,15 +30,15 @@ def _halves(grid, evidence):
         mean_temperature_upper=upper,
         temperatures_per_seed_layer_head=[r.temperatures for r in arm.seeds],
     )
-    evidence.figure(
-        temperature_figure(arm), "Learned temperature per layer (dots: heads of each seed)."
-    )
+    if figure:
+        caption = "Learned temperature per layer (dots: heads of each seed)."
+        evidence.figure(temperature_figure(arm), caption)
     return lower, upper
 
 
 @pytest.mark.claim(LOWER, reading="above-upper-layers")
 def test_lower_layers_learn_higher_temperatures_than_upper(evidence, training_grid):
-    lower, upper = _halves(training_grid, evidence)
+    lower, upper = _halves(training_grid, evidence, figure=True)
     difference = [lo - up for lo, up in zip(lower, upper, strict=True)]
     interval = t_interval(difference)
     record_interval(evidence, "temperature lower − upper", interval, difference)
@@ -62,7 +62,7 @@ def test_lower_layers_temperature_above_initial(evidence, training_grid):
 
 @pytest.mark.claim(UPPER, reading="below-lower-layers")
 def test_upper_layers_learn_lower_temperatures_than_lower(evidence, training_grid):
-    lower, upper = _halves(training_grid, evidence)
+    lower, upper = _halves(training_grid, evidence, figure=True)
     difference = [up - lo for lo, up in zip(lower, upper, strict=True)]
     interval = t_interval(difference)
     record_interval(evidence, "temperature upper − lower", interval, difference)

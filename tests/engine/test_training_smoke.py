@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from experiments import analysis, data, grid, presets
+from experiments import analysis, data, grid, presets, train
 from experiments.model import (
     VARIANTS,
     ModelConfig,
@@ -142,3 +142,23 @@ def test_smoke_preset_runs_the_whole_pipeline():
     assert analysis.sweep_spread(result.get("lm", "relu")) >= 0
     training_figure([scaled, unscaled], "smoke").clf()
     temperature_figure(temperatures).clf()
+
+
+def test_a_non_finite_loss_stops_the_run_and_is_recorded(monkeypatch):
+    """Divergence is a result (the step is recorded), not a crash."""
+    calls = {"n": 0}
+    real_loss = train.masked_loss
+
+    def loss_that_blows_up_at_step_3(*args):
+        calls["n"] += 1
+        loss = real_loss(*args)
+        return loss * math.inf if calls["n"] >= 3 else loss
+
+    monkeypatch.setattr(train, "masked_loss", loss_that_blows_up_at_step_3)
+    cfg = RunConfig(
+        task="lm", variant="softmax", d_k=8, n_heads=1, n_layers=1, seq_len=16, batch=4,
+        steps=8, lr=1e-3, seed=0, eval_points=2, val_sequences=4,
+    )  # fmt: skip
+    result = train.run(cfg)
+    assert result.diverged_at == 3 and len(result.train_loss) == 3
+    assert result.final_val_loss == math.inf and result.tokens_seen == 2 * 4 * 16

@@ -103,14 +103,14 @@ def _rows_with_minus_infinity(n: int, block: int) -> np.ndarray:
     rng = np.random.default_rng(9)
     first_block_masked = rng.normal(0, 3, n)
     first_block_masked[:block] = NEG_INF
-    two_blocks_masked = rng.normal(0, 3, n)
-    two_blocks_masked[: 2 * block] = NEG_INF
+    first_block_and_more = rng.normal(0, 3, n)
+    first_block_and_more[: block + 3] = NEG_INF
     scattered = rng.normal(0, 3, n)
     scattered[::3] = NEG_INF
     last_only = np.full(n, NEG_INF)
     last_only[-1] = 2.0
     fully_masked = np.full(n, NEG_INF)
-    return np.stack([first_block_masked, two_blocks_masked, scattered, last_only, fully_masked])
+    return np.stack([first_block_masked, first_block_and_more, scattered, last_only, fully_masked])
 
 
 @needs_kernel_device
