@@ -34,8 +34,9 @@ def verify(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The test suite CI runs: engine tests and the claim checks, without the training runs."""
-    _install(session)
+    """The test suite CI runs: engine tests and the claim checks, without the training runs.
+    Triton is installed so our kernels' tests run (interpreter on CPU, sm_90 build)."""
+    _install(session, extras="test,triton")
     session.run("pytest", "tests", "-m", "not training", "--reports-dir", "reports/tests",
                 *session.posargs, env={"CLAIMCHECK_PROFILE": "ci"})
 
