@@ -8,7 +8,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Location:
-    """A place in a claim file: the file, a 1-based line, and the field path (e.g. claims[2].kind)."""
+    """A place in a claim file: the file, a 1-based line, the field path (claims[2].kind)."""
 
     file: Path
     line: int

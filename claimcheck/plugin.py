@@ -145,9 +145,7 @@ def pytest_collection_modifyitems(
     if state.collection_errors:
         # Links cannot be judged when check modules failed to import: report that (pytest then
         # stops with "errors during collection"), not a list of claims "without a check".
-        state.stop_errors = [
-            f"could not collect {entry}" for entry in state.collection_errors
-        ]
+        state.stop_errors = [f"could not collect {entry}" for entry in state.collection_errors]
         return
     claims_dir = state.option_path("--claims-dir", "claimcheck_claims_dir")
     if claims_dir is None:

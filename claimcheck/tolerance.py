@@ -72,7 +72,7 @@ DEFAULT_NUMERIC: dict[str, tuple[float, float]] = {
 def numeric_tolerance(
     dtype: str, overrides: Mapping[str, tuple[float, float]] | None = None
 ) -> NumericTolerance:
-    """The tolerance for `dtype`, optionally overridden per check (PyTorch's toleranceOverride idea)."""
+    """The tolerance for `dtype`, optionally overridden per check (PyTorch's toleranceOverride)."""
     table = {**DEFAULT_NUMERIC, **(overrides or {})}
     if dtype not in table:
         raise KeyError(f"no numeric tolerance for dtype {dtype!r}; known: {', '.join(table)}")
@@ -82,7 +82,7 @@ def numeric_tolerance(
 
 @dataclass(frozen=True)
 class CalibratedTolerance:
-    """Self-calibrating bound: error(impl) ≤ factor · error(plain reference in same dtype) + floor."""
+    """Self-calibrating bound: error(impl) ≤ factor · error(plain reference, same dtype) + floor."""
 
     reference_error: float
     factor: float = 2.0

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -177,15 +178,19 @@ class TinyTransformer(nn.Module):
                     nn.init.zeros_(module.bias)
             elif isinstance(module, nn.Embedding):
                 nn.init.normal_(module.weight, std=0.02)
-        for block in self.blocks:
+        for block in self.layers():
             block.attn.out.weight.data.mul_(residual_std)
-            block.mlp[2].weight.data.mul_(residual_std)
+            cast(nn.Linear, block.mlp[2]).weight.data.mul_(residual_std)
         nn.init.normal_(self.head.weight, std=1 / d)
+
+    def layers(self) -> list[Block]:
+        """The blocks, typed (nn.ModuleList yields plain Modules to a type checker)."""
+        return [cast(Block, block) for block in self.blocks]
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         n = tokens.shape[1]
         x = self.tok(tokens) + self.pos(torch.arange(n, device=tokens.device))
-        for block in self.blocks:
+        for block in self.layers():
             x = block(x)
         return self.head(self.ln_f(x))
 
@@ -195,7 +200,7 @@ class TinyTransformer(nn.Module):
         n = tokens.shape[1]
         x = self.tok(tokens) + self.pos(torch.arange(n, device=tokens.device))
         maps = []
-        for block in self.blocks:
+        for block in self.layers():
             q, k, _ = block.attn.heads(block.ln1(x))
             maps.append(attention_weights(q, k, self.cfg.variant, block.attn.temperature))
             x = block(x)
@@ -204,7 +209,7 @@ class TinyTransformer(nn.Module):
     def temperatures(self) -> list[list[float]] | None:
         if not self.cfg.learn_temperature:
             return None
-        return [block.attn.temperature.tolist() for block in self.blocks]
+        return [cast(torch.Tensor, block.attn.temperature).tolist() for block in self.layers()]
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

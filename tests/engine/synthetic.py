@@ -19,16 +19,24 @@ SCHEMA = Path(__file__).resolve().parents[2] / "claims" / "schema.json"
 SECTION = "What Is Softmax, Really?"
 
 
-def claim_yaml(claim_id: str, expect: str = "SUPPORTED", kind: str = "math-property",
-               quote: str = "a quote", extra: str = "") -> str:
+def claim_yaml(
+    claim_id: str,
+    expect: str = "SUPPORTED",
+    kind: str = "math-property",
+    quote: str = "a quote",
+    extra: str = "",
+) -> str:
     """One claim entry, indented for a `claims:` list."""
-    body = (f"  - id: {claim_id}\n    quote: {json.dumps(quote)}\n    statement: a statement\n"
-            f"    kind: {kind}\n    expect: {expect}\n    version: 1\n")
+    body = (
+        f"  - id: {claim_id}\n    quote: {json.dumps(quote)}\n    statement: a statement\n"
+        f"    kind: {kind}\n    expect: {expect}\n    version: 1\n"
+    )
     return body + textwrap.indent(textwrap.dedent(extra), "    ") if extra else body
 
 
-def make_project(pytester: pytest.Pytester, claims: list[str], checks: str,
-                 ini_extra: str = "") -> Path:
+def make_project(
+    pytester: pytest.Pytester, claims: list[str], checks: str, ini_extra: str = ""
+) -> Path:
     """A project with claims/ (schema + one file), a check module and an ini enabling the plugin."""
     pytester.makeini(
         "[pytest]\nclaimcheck_claims_dir = claims\nclaimcheck_reports_dir = reports\n"

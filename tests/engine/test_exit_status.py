@@ -43,18 +43,21 @@ def test_verdict_differing_from_expect_fails_naming_the_claim(pytester):
     make_project(pytester, [claim_yaml("a", expect="REFUTED")], HOLDS)
     result = pytester.runpytest_inprocess()
     assert result.ret == 1
-    result.stdout.fnmatch_lines(
-        ["*claim 'a': verdict changed: expected REFUTED, got SUPPORTED*"])
+    result.stdout.fnmatch_lines(["*claim 'a': verdict changed: expected REFUTED, got SUPPORTED*"])
 
 
 def test_crash_is_error_and_fails_the_run(pytester):
-    project = make_project(pytester, [claim_yaml("a")], """
+    project = make_project(
+        pytester,
+        [claim_yaml("a")],
+        """
         import pytest
 
         @pytest.mark.claim("a")
         def test_a(evidence):
             raise KeyError("harness bug")
-    """)
+    """,
+    )
     result = pytester.runpytest_inprocess()
     assert result.ret == 1
     assert verdicts(project)["a"]["verdict"] == "ERROR"
@@ -62,7 +65,10 @@ def test_crash_is_error_and_fails_the_run(pytester):
 
 
 def test_crash_in_fixture_setup_is_error(pytester):
-    project = make_project(pytester, [claim_yaml("a")], """
+    project = make_project(
+        pytester,
+        [claim_yaml("a")],
+        """
         import pytest
 
         @pytest.fixture
@@ -72,7 +78,8 @@ def test_crash_in_fixture_setup_is_error(pytester):
         @pytest.mark.claim("a")
         def test_a(broken):
             pass
-    """)
+    """,
+    )
     assert pytester.runpytest_inprocess().ret == 1
     assert verdicts(project)["a"]["verdict"] == "ERROR"
 
@@ -85,13 +92,17 @@ def test_recorded_comparison_that_fails_fails_the_check_without_assert(pytester)
 
 
 def test_all_skipped_is_not_run_and_never_supported(pytester):
-    project = make_project(pytester, [claim_yaml("a")], """
+    project = make_project(
+        pytester,
+        [claim_yaml("a")],
+        """
         import pytest
 
         @pytest.mark.claim("a")
         def test_a():
             pytest.skip("no CUDA device")
-    """)
+    """,
+    )
     assert pytester.runpytest_inprocess().ret == 0
     claim = verdicts(project)["a"]
     assert claim["verdict"] == "NOT RUN" and "no CUDA device" in claim["explanation"]
@@ -101,24 +112,48 @@ def test_all_skipped_is_not_run_and_never_supported(pytester):
 @pytest.mark.parametrize(
     ("claims", "checks", "message"),
     [
-        ([claim_yaml("a")], HOLDS.replace('claim("a")', 'claim("zzz")'),
-         "*names unknown claim 'zzz'*"),
+        (
+            [claim_yaml("a")],
+            HOLDS.replace('claim("a")', 'claim("zzz")'),
+            "*names unknown claim 'zzz'*",
+        ),
         ([claim_yaml("a"), claim_yaml("b")], HOLDS, "*claim 'b' has no check*"),
-        ([claim_yaml("a", extra="readings:\n  - {id: r1, text: t}\n  - {id: r2, text: t}\n")],
-         HOLDS.replace('claim("a")', 'claim("a", reading="r1")'),
-         "*reading 'r2' of claim 'a' has no check*"),
-        ([claim_yaml("a", extra="readings:\n  - {id: r1, text: t}\n")], HOLDS,
-         "*claim 'a' has readings (r1); name one with reading=...*"),
-        ([claim_yaml("a")], HOLDS.replace('claim("a")', 'claim("a", reading="nope")'),
-         "*claim 'a' has no reading 'nope'*"),
-        ([claim_yaml("a"), claim_yaml("n", kind="not-checkable", expect="NOT CHECKABLE",
-                                      extra="reason: opinion\n")],
-         HOLDS + HOLDS.replace('claim("a")', 'claim("n")').replace("test_a", "test_n"),
-         "*claim 'n' is not checkable, yet a check names it*"),
+        (
+            [claim_yaml("a", extra="readings:\n  - {id: r1, text: t}\n  - {id: r2, text: t}\n")],
+            HOLDS.replace('claim("a")', 'claim("a", reading="r1")'),
+            "*reading 'r2' of claim 'a' has no check*",
+        ),
+        (
+            [claim_yaml("a", extra="readings:\n  - {id: r1, text: t}\n")],
+            HOLDS,
+            "*claim 'a' has readings (r1); name one with reading=...*",
+        ),
+        (
+            [claim_yaml("a")],
+            HOLDS.replace('claim("a")', 'claim("a", reading="nope")'),
+            "*claim 'a' has no reading 'nope'*",
+        ),
+        (
+            [
+                claim_yaml("a"),
+                claim_yaml(
+                    "n", kind="not-checkable", expect="NOT CHECKABLE", extra="reason: opinion\n"
+                ),
+            ],
+            HOLDS + HOLDS.replace('claim("a")', 'claim("n")').replace("test_a", "test_n"),
+            "*claim 'n' is not checkable, yet a check names it*",
+        ),
         ([claim_yaml("a", kind="bogus")], HOLDS, "*section.yaml:6: field 'claims?0?.kind'*"),
     ],
-    ids=["unknown-claim", "claim-without-check", "reading-without-check",
-         "reading-not-named", "unknown-reading", "check-on-not-checkable", "invalid-claim-file"],
+    ids=[
+        "unknown-claim",
+        "claim-without-check",
+        "reading-without-check",
+        "reading-not-named",
+        "unknown-reading",
+        "check-on-not-checkable",
+        "invalid-claim-file",
+    ],
 )
 def test_linking_errors_stop_the_run_before_any_check(pytester, claims, checks, message):
     marker = pytester.path / "ran"
@@ -130,8 +165,9 @@ def test_linking_errors_stop_the_run_before_any_check(pytester, claims, checks, 
     assert not marker.exists(), "a check ran although the run had to stop"
     data = report(project)
     assert data["summary"]["stop_errors"] and data["claims"] == []
-    assert "The run stopped before any check ran" in (
-        project / "reports" / "verdict.html").read_text()
+    assert (
+        "The run stopped before any check ran" in (project / "reports" / "verdict.html").read_text()
+    )
 
 
 def test_ordinary_tests_without_claims_are_untouched(pytester):
@@ -148,8 +184,10 @@ def test_ordinary_test_failure_still_fails_the_run(pytester):
 
 def test_claim_option_runs_one_claim(pytester):
     project = make_project(
-        pytester, [claim_yaml("a"), claim_yaml("b")],
-        HOLDS + HOLDS.replace('claim("a")', 'claim("b")').replace("test_a", "test_b"))
+        pytester,
+        [claim_yaml("a"), claim_yaml("b")],
+        HOLDS + HOLDS.replace('claim("a")', 'claim("b")').replace("test_a", "test_b"),
+    )
     result = pytester.runpytest_inprocess("--claim", "b")
     assert result.ret == 0
     assert list(verdicts(project)) == ["b"]
@@ -158,14 +196,19 @@ def test_claim_option_runs_one_claim(pytester):
 
 def test_keyword_selection_reports_only_selected_claims(pytester):
     project = make_project(
-        pytester, [claim_yaml("a"), claim_yaml("b")],
-        HOLDS + HOLDS.replace('claim("a")', 'claim("b")').replace("test_a", "test_b"))
+        pytester,
+        [claim_yaml("a"), claim_yaml("b")],
+        HOLDS + HOLDS.replace('claim("a")', 'claim("b")').replace("test_a", "test_b"),
+    )
     assert pytester.runpytest_inprocess("-k", "test_b").ret == 0
     assert list(verdicts(project)) == ["b"]
 
 
 def test_hypothesis_failing_example_is_captured(pytester):
-    project = make_project(pytester, [claim_yaml("a", expect="REFUTED")], """
+    project = make_project(
+        pytester,
+        [claim_yaml("a", expect="REFUTED")],
+        """
         import pytest
         from hypothesis import given, settings, strategies as st
 
@@ -177,7 +220,8 @@ def test_hypothesis_failing_example_is_captured(pytester):
                 assert x < 10
 
             below_ten()
-    """)
+    """,
+    )
     assert pytester.runpytest_inprocess().ret == 0
     example = verdicts(project)["a"]["checks"][0]["evidence"]["falsifying_example"]
     assert example is not None and "x=10" in example

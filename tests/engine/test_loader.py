@@ -60,60 +60,159 @@ def replace(old: str, new: str) -> str:
 
 # (name, file content, expected line, expected field, expected words in the message)
 MALFORMED = [
-    ("unclosed flow sequence", replace("version: 1", "version: [1, 2"), 9, "<document>",
-     "malformed YAML"),
-    ("bad indentation", replace("    kind: math-property", "   kind: math-property"), 6,
-     "<document>", "malformed YAML"),
-    ("duplicate key", replace("    version: 1", "    version: 1\n    version: 2"), 9,
-     "claims[0].version", "duplicate key 'version' (first at line 8)"),
-    ("unknown claim field", replace("    version: 1", "    version: 1\n    verdict: SUPPORTED"), 9,
-     "claims[0].verdict", "unknown field 'verdict'"),
+    (
+        "unclosed flow sequence",
+        replace("version: 1", "version: [1, 2"),
+        9,
+        "<document>",
+        "malformed YAML",
+    ),
+    (
+        "bad indentation",
+        replace("    kind: math-property", "   kind: math-property"),
+        6,
+        "<document>",
+        "malformed YAML",
+    ),
+    (
+        "duplicate key",
+        replace("    version: 1", "    version: 1\n    version: 2"),
+        9,
+        "claims[0].version",
+        "duplicate key 'version' (first at line 8)",
+    ),
+    (
+        "unknown claim field",
+        replace("    version: 1", "    version: 1\n    verdict: SUPPORTED"),
+        9,
+        "claims[0].verdict",
+        "unknown field 'verdict'",
+    ),
     ("unknown top-level field", "author: me\n" + GOOD_CLAIM, 1, "author", "unknown field"),
-    ("version of wrong type", replace("version: 1", 'version: "one"'), 8, "claims[0].version",
-     "is not of type 'integer'"),
-    ("readings not a list", replace("    version: 1", "    version: 1\n    readings: exact"), 9,
-     "claims[0].readings", "is not of type 'array'"),
-    ("missing statement", replace("    statement: softmax is shift invariant.\n", ""), 3,
-     "claims[0]", "missing required field: 'statement'"),
-    ("id not kebab-case", replace("id: good-claim", "id: GoodClaim"), 3, "claims[0].id",
-     "does not match"),
-    ("not-checkable without reason",
-     replace("kind: math-property", "kind: not-checkable").replace("SUPPORTED", "NOT CHECKABLE"),
-     3, "claims[0]", "missing required field: 'reason'"),
-    ("not-checkable expecting a verdict",
-     replace("kind: math-property", "kind: not-checkable\n    reason: opinion"), 8,
-     "claims[0].expect", "NOT CHECKABLE"),
-    ("unknown verdict value", replace("expect: SUPPORTED", "expect: TRUE-ISH"), 7,
-     "claims[0].expect", "is not one of"),
-    ("unknown kind", replace("kind: math-property", "kind: vibes"), 6, "claims[0].kind",
-     "is not one of"),
-    ("unknown section", replace("What Is Softmax, Really?", "What Is Softmax"), 1, "section",
-     "is not one of"),
-    ("python object tag", replace("version: 1", "version: !!python/object/apply:os.system [ls]"),
-     8, "claims[0].version", "not allowed"),
-    ("anchor and alias", replace("    version: 1", "    version: &v 1\n    notes: *v"), 9,
-     "claims[0].notes", "aliases are not allowed"),
+    (
+        "version of wrong type",
+        replace("version: 1", 'version: "one"'),
+        8,
+        "claims[0].version",
+        "is not of type 'integer'",
+    ),
+    (
+        "readings not a list",
+        replace("    version: 1", "    version: 1\n    readings: exact"),
+        9,
+        "claims[0].readings",
+        "is not of type 'array'",
+    ),
+    (
+        "missing statement",
+        replace("    statement: softmax is shift invariant.\n", ""),
+        3,
+        "claims[0]",
+        "missing required field: 'statement'",
+    ),
+    (
+        "id not kebab-case",
+        replace("id: good-claim", "id: GoodClaim"),
+        3,
+        "claims[0].id",
+        "does not match",
+    ),
+    (
+        "not-checkable without reason",
+        replace("kind: math-property", "kind: not-checkable").replace("SUPPORTED", "NOT CHECKABLE"),
+        3,
+        "claims[0]",
+        "missing required field: 'reason'",
+    ),
+    (
+        "not-checkable expecting a verdict",
+        replace("kind: math-property", "kind: not-checkable\n    reason: opinion"),
+        8,
+        "claims[0].expect",
+        "NOT CHECKABLE",
+    ),
+    (
+        "unknown verdict value",
+        replace("expect: SUPPORTED", "expect: TRUE-ISH"),
+        7,
+        "claims[0].expect",
+        "is not one of",
+    ),
+    (
+        "unknown kind",
+        replace("kind: math-property", "kind: vibes"),
+        6,
+        "claims[0].kind",
+        "is not one of",
+    ),
+    (
+        "unknown section",
+        replace("What Is Softmax, Really?", "What Is Softmax"),
+        1,
+        "section",
+        "is not one of",
+    ),
+    (
+        "python object tag",
+        replace("version: 1", "version: !!python/object/apply:os.system [ls]"),
+        8,
+        "claims[0].version",
+        "not allowed",
+    ),
+    (
+        "anchor and alias",
+        replace("    version: 1", "    version: &v 1\n    notes: *v"),
+        9,
+        "claims[0].notes",
+        "aliases are not allowed",
+    ),
     ("merge key", GOOD_CLAIM + "  - <<: {id: x}\n", 9, "claims[1]", "merge keys"),
-    ("empty claims list", 'section: "What Is Softmax, Really?"\nclaims: []\n', 2, "claims",
-     "should be non-empty"),
-    ("tolerance with two bounds",
-     replace("    version: 1", "    version: 1\n    tolerance: {decimals: 2, absolute: 0.1}"), 9,
-     "claims[0].tolerance", "has too many properties"),
-    ("duplicate reading ids",
-     replace("    version: 1", "    version: 1\n    readings:\n      - {id: a, text: one}\n"
-             "      - {id: a, text: two}"), 11, "claims[0].readings[1].id",
-     "duplicate reading id 'a'"),
+    (
+        "empty claims list",
+        'section: "What Is Softmax, Really?"\nclaims: []\n',
+        2,
+        "claims",
+        "should be non-empty",
+    ),
+    (
+        "tolerance with two bounds",
+        replace("    version: 1", "    version: 1\n    tolerance: {decimals: 2, absolute: 0.1}"),
+        9,
+        "claims[0].tolerance",
+        "has too many properties",
+    ),
+    (
+        "duplicate reading ids",
+        replace(
+            "    version: 1",
+            "    version: 1\n    readings:\n      - {id: a, text: one}\n      - {id: a, text: two}",
+        ),
+        11,
+        "claims[0].readings[1].id",
+        "duplicate reading id 'a'",
+    ),
     ("empty file", "", 1, "<document>", "empty"),
-    ("a list instead of a mapping", "- just\n- a list\n", 1, "<document>",
-     "is not of type 'object'"),
-    ("date where a string is expected", replace("statement: softmax is shift invariant.",
-                                                "statement: 2024-01-01"), 5,
-     "claims[0].statement", "date values are not allowed"),
+    (
+        "a list instead of a mapping",
+        "- just\n- a list\n",
+        1,
+        "<document>",
+        "is not of type 'object'",
+    ),
+    (
+        "date where a string is expected",
+        replace("statement: softmax is shift invariant.", "statement: 2024-01-01"),
+        5,
+        "claims[0].statement",
+        "date values are not allowed",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("content", "line", "field", "words"),
-                         [pytest.param(*case[1:], id=case[0]) for case in MALFORMED])
+@pytest.mark.parametrize(
+    ("content", "line", "field", "words"),
+    [pytest.param(*case[1:], id=case[0]) for case in MALFORMED],
+)
 def test_malformed_file_names_file_line_and_field(tmp_path, content, line, field, words):
     message = load_error(tmp_path, content)
     assert f"bad.yaml:{line}: field '{field}'" in message, message
@@ -151,10 +250,13 @@ def test_duplicate_id_across_files_names_both_places(tmp_path):
 
 
 def test_every_bad_file_is_reported_at_once(tmp_path):
-    claims = write_project(tmp_path, {
-        "one.yaml": replace("version: 1", "version: x"),
-        "two.yaml": replace("kind: math-property", "kind: nope").replace("good-claim", "other"),
-    })
+    claims = write_project(
+        tmp_path,
+        {
+            "one.yaml": replace("version: 1", "version: x"),
+            "two.yaml": replace("kind: math-property", "kind: nope").replace("good-claim", "other"),
+        },
+    )
     with pytest.raises(ClaimErrors) as info:
         load_claims(claims)
     assert len(info.value.errors) == 2

@@ -67,8 +67,16 @@ def test_no_external_resource_and_no_javascript(pytester):
 def test_readable_without_javascript(pytester):
     """Details fold with <details>, so every claim, verdict and count is in the static HTML."""
     _, html = run(pytester)
-    for text in ("evil", "numbers", "PARTLY SUPPORTED", "REFUTED", "Errata", "Conformance matrix",
-                 "Environment", "nox -s verify -- --claim numbers"):
+    for text in (
+        "evil",
+        "numbers",
+        "PARTLY SUPPORTED",
+        "REFUTED",
+        "Errata",
+        "Conformance matrix",
+        "Environment",
+        "nox -s verify -- --claim numbers",
+    ):
         assert text in html
     assert html.count('<details class="claim"') == 2
     counts = re.search(r'<ul class="counts" id="counts">(.*?)</ul>', html, re.S)

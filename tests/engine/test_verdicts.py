@@ -19,8 +19,14 @@ def claim(kind: Kind = Kind.MATH_PROPERTY, reason: str | None = None) -> Claim:
 
 def checks(*outcomes: Outcome) -> list[CheckResult]:
     return [
-        CheckResult(f"t::test[{i}]", "c", None, {"dtype": f"d{i}"}, o, message="no CUDA device"
-                    if o is S else "")
+        CheckResult(
+            f"t::test[{i}]",
+            "c",
+            None,
+            {"dtype": f"d{i}"},
+            o,
+            message="no CUDA device" if o is S else "",
+        )
         for i, o in enumerate(outcomes)
     ]
 
