@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from functools import cache
 
 import mpmath
 import numpy as np
@@ -25,16 +24,16 @@ from tests.checks.masking_support import (
     added_mask,
     apply,
     attention_inputs,
+    cached_exact_masked_softmax,
     call_attention,
     causal_mask,
     exact_attention,
-    exact_masked_softmax,
     exp_op,
     fill_masked,
     finfo,
     in_dtype,
-    masked_rows,
     mp_softmax_through_exp,
+    normal_masked_rows,
     numeric_bound,
     op_cases,
     row_behaviour,
@@ -43,17 +42,6 @@ from tests.checks.masking_support import (
 SOFTMAX = cases(role="softmax")
 ATTENTION = cases(role="attention", tags={"masking"})
 EXP_CASES = op_cases("exp", exp_op, "elementwise exp in the dtype")
-
-
-@cache
-def _rows(seed: int) -> tuple[tuple[tuple[float, ...], tuple[bool, ...]], ...]:
-    """Masked rows with scores of normal size (N(0, 2)): no exp overflow even unshifted."""
-    return tuple((tuple(s), tuple(a)) for s, a in masked_rows(seed, scale=2.0))
-
-
-@cache
-def _exact(scores: tuple[float, ...], allowed: tuple[bool, ...]) -> np.ndarray:
-    return exact_masked_softmax(scores, allowed)
 
 
 # -- you cannot attend to future tokens -----------------------------------------------------------
@@ -241,7 +229,7 @@ WEIGHTS = "masked-example-weights"
 
 def _example_exact() -> np.ndarray:
     scores = printed(WEIGHTS, "masked_scores")
-    return _exact(tuple(scores), tuple(math.isfinite(s) for s in scores))
+    return cached_exact_masked_softmax(tuple(scores), tuple(math.isfinite(s) for s in scores))
 
 
 @pytest.mark.claim(WEIGHTS)
@@ -287,7 +275,7 @@ ZERO = "masked-positions-get-zero-weight"
 def _masked_weights(outputs: list[np.ndarray]) -> tuple[bool, float, int]:
     """(all masked weights exactly 0, largest |masked weight| with NaN as ∞, rows that failed)."""
     largest, failed = 0.0, 0
-    for row_out, (_, allowed) in zip(outputs, _rows(11), strict=True):
+    for row_out, (_, allowed) in zip(outputs, normal_masked_rows(11), strict=True):
         masked = np.asarray(row_out)[~np.asarray(allowed)]
         if masked.size and not (masked == 0).all():
             failed += 1
@@ -300,19 +288,21 @@ def _masked_weights(outputs: list[np.ndarray]) -> tuple[bool, float, int]:
 @pytest.mark.claim(ZERO, reading="exact")
 def test_masked_weight_zero_exact(evidence):
     largest = 0.0
-    for scores, allowed in _rows(11):
+    for scores, allowed in normal_masked_rows(11):
         weights = mp_softmax_through_exp(fill_masked(scores, allowed, NEG_INF))
         for w, a in zip(weights, allowed, strict=True):
             if not a:
                 largest = max(largest, abs(float(w)))
-    evidence.record_inputs(seed=11, rows=len(_rows(11)), precision="mpmath, exp(−∞ − max)")
+    evidence.record_inputs(
+        seed=11, rows=len(normal_masked_rows(11)), precision="mpmath, exp(−∞ − max)"
+    )
     evidence.property_holds("largest masked weight", largest == 0, largest, "0")
 
 
 @pytest.mark.claim(ZERO, reading="neg-inf-replaced")
 @pytest.mark.parametrize("case", SOFTMAX)
 def test_masked_weight_zero_replaced(evidence, case):
-    outputs = [case.run_float64(fill_masked(s, a, NEG_INF)) for s, a in _rows(11)]
+    outputs = [case.run_float64(fill_masked(s, a, NEG_INF)) for s, a in normal_masked_rows(11)]
     ok, largest, failed = _masked_weights(outputs)
     evidence.record_inputs(seed=11, rows=len(outputs), fill="−∞ (replaces the score)")
     evidence.property_holds(
@@ -323,7 +313,9 @@ def test_masked_weight_zero_replaced(evidence, case):
 @pytest.mark.claim(ZERO, reading="neg-inf-added")
 @pytest.mark.parametrize("case", SOFTMAX)
 def test_masked_weight_zero_added(evidence, case):
-    outputs = [to_numpy(apply(case, added_mask(case, s, a, NEG_INF))) for s, a in _rows(11)]
+    outputs = [
+        to_numpy(apply(case, added_mask(case, s, a, NEG_INF))) for s, a in normal_masked_rows(11)
+    ]
     ok, largest, failed = _masked_weights(outputs)
     evidence.record_inputs(seed=11, rows=len(outputs), fill="score + (−∞), added in the dtype")
     evidence.property_holds(
@@ -338,11 +330,11 @@ def _stand_ins(dtype: str) -> dict[str, float]:
 @pytest.mark.claim(ZERO, reading="finite-stand-ins")
 @pytest.mark.parametrize("case", SOFTMAX)
 def test_masked_weight_zero_finite_fill(evidence, case):
-    evidence.record_inputs(seed=11, rows=len(_rows(11)))
+    evidence.record_inputs(seed=11, rows=len(normal_masked_rows(11)))
     for name, fill in _stand_ins(case.dtype).items():
         stored = float(in_dtype(case, [fill])[0])
-        replaced = [case.run_float64(fill_masked(s, a, fill)) for s, a in _rows(11)]
-        added_arrays = [added_mask(case, s, a, fill) for s, a in _rows(11)]
+        replaced = [case.run_float64(fill_masked(s, a, fill)) for s, a in normal_masked_rows(11)]
+        added_arrays = [added_mask(case, s, a, fill) for s, a in normal_masked_rows(11)]
         added_scores = [to_numpy(x) for x in added_arrays]
         added = [to_numpy(apply(case, x)) for x in added_arrays]
         overflowed = sum(int(np.isneginf(x).sum()) for x in added_scores)
@@ -410,12 +402,12 @@ def test_causal_mask_never_empties_a_row(evidence):
 @pytest.mark.parametrize("case", SOFTMAX)
 def test_plain_softmax_handles_masked_rows(evidence, case):
     worst = Worst()
-    for scores, allowed in _rows(13):
+    for scores, allowed in normal_masked_rows(13):
         row = fill_masked(scores, allowed, NEG_INF)
-        exact = _exact(tuple(in_dtype(case, scores)), allowed)
+        exact = cached_exact_masked_softmax(tuple(in_dtype(case, scores)), allowed)
         error = float(np.max(np.abs(case.run_float64(row) - exact)))
         worst.update(error / numeric_bound(case.dtype, exact), scores=scores, allowed=allowed)
-    evidence.record_inputs(seed=13, rows=len(_rows(13)), fill="−∞")
+    evidence.record_inputs(seed=13, rows=len(normal_masked_rows(13)), fill="−∞")
     evidence.close_to(
         "worst row: error vs exact masked softmax, in units of the dtype's tolerance",
         0.0,
@@ -484,8 +476,8 @@ def test_masked_softmax_is_softmax_of_kept_exact(evidence):
 @pytest.mark.parametrize("case", SOFTMAX)
 def test_masked_softmax_is_softmax_of_kept(evidence, case):
     worst = Worst()
-    for scores, allowed in _rows(12):
-        exact = _exact(tuple(in_dtype(case, scores)), allowed)
+    for scores, allowed in normal_masked_rows(12):
+        exact = cached_exact_masked_softmax(tuple(in_dtype(case, scores)), allowed)
         masked = case.run_float64(fill_masked(scores, allowed, NEG_INF))
         kept = np.zeros(len(scores))
         kept[np.asarray(allowed)] = case.run_float64(
@@ -494,7 +486,7 @@ def test_masked_softmax_is_softmax_of_kept(evidence, case):
         bound = 2 * float(np.max(np.abs(kept - exact))) + numeric_bound(case.dtype, exact)
         error = float(np.max(np.abs(masked - exact)))
         worst.update(error / bound if np.isfinite(error) else math.inf, scores=scores)
-    evidence.record_inputs(seed=12, rows=len(_rows(12)))
+    evidence.record_inputs(seed=12, rows=len(normal_masked_rows(12)))
     evidence.close_to(
         "worst row: |masked − exact| / (2·|softmax of kept − exact| + tolerance)",
         0.0,

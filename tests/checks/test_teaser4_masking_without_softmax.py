@@ -22,15 +22,15 @@ from tests.checks.helpers import (
 from tests.checks.masking_support import (
     NEG_INF,
     attention_inputs,
+    cached_exact_masked_softmax,
     call_attention,
     causal_mask,
-    exact_masked_softmax,
     exp_op,
     fill_masked,
     finfo,
     fractions_divided_by_sum,
     in_dtype,
-    masked_rows,
+    normal_masked_rows,
     numeric_bound,
     op_cases,
     row_behaviour,
@@ -41,16 +41,6 @@ ATTENTION = cases(role="attention", tags={"masking"})
 # Brain Teaser #1's "simple normalization", as the registry names it (role "normalizer").
 DIVISION = cases(ids=["numpy-sum-normalize", "torch-sum-normalize"])
 EXP_CASES = op_cases("exp", exp_op, "elementwise exp in the dtype")
-
-
-@cache
-def _rows(seed: int) -> tuple[tuple[tuple[float, ...], tuple[bool, ...]], ...]:
-    return tuple((tuple(s), tuple(a)) for s, a in masked_rows(seed, scale=2.0))
-
-
-@cache
-def _exact(scores: tuple[float, ...], allowed: tuple[bool, ...]) -> np.ndarray:
-    return exact_masked_softmax(scores, allowed)
 
 
 # -- softmax(−∞) = 0 ------------------------------------------------------------------------------
@@ -381,12 +371,12 @@ CONVERTS = "exp-turns-neg-inf-into-exact-zero"
 @pytest.mark.parametrize("case", SOFTMAX)
 def test_neg_inf_weights_exactly_zero(evidence, case):
     failed = []
-    for scores, allowed in _rows(15):
+    for scores, allowed in normal_masked_rows(15):
         out = case.run_float64(fill_masked(scores, allowed, NEG_INF))
         masked = out[~np.asarray(allowed)]
         if not (masked == 0).all():
             failed.append(masked.tolist())
-    evidence.record_inputs(seed=15, rows=len(_rows(15)))
+    evidence.record_inputs(seed=15, rows=len(normal_masked_rows(15)))
     evidence.property_holds("rows with a nonzero weight at −∞", not failed, failed[:3], "none")
 
 
@@ -394,13 +384,13 @@ def test_neg_inf_weights_exactly_zero(evidence, case):
 @pytest.mark.parametrize("case", SOFTMAX)
 def test_valid_weights_normalized_over_valid_scores(evidence, case):
     worst = 0.0
-    for scores, allowed in _rows(15):
-        exact = _exact(tuple(in_dtype(case, scores)), allowed)
+    for scores, allowed in normal_masked_rows(15):
+        exact = cached_exact_masked_softmax(tuple(in_dtype(case, scores)), allowed)
         out = case.run_float64(fill_masked(scores, allowed, NEG_INF))
         kept = np.asarray(allowed)
         ratio = float(np.max(np.abs(out[kept] - exact[kept]))) / numeric_bound(case.dtype, exact)
         worst = max(worst, ratio if np.isfinite(ratio) else math.inf)
-    evidence.record_inputs(seed=15, rows=len(_rows(15)))
+    evidence.record_inputs(seed=15, rows=len(normal_masked_rows(15)))
     evidence.close_to(
         "worst row: |valid weights − exact softmax of the valid scores|, in tolerance units",
         0.0,
@@ -421,7 +411,7 @@ def test_every_causal_row(evidence, case):
     allowed = causal_mask(8)
     worst = 0.0
     for row, keep in zip(scores, allowed, strict=True):
-        exact = _exact(tuple(in_dtype(case, row)), tuple(keep.tolist()))
+        exact = cached_exact_masked_softmax(tuple(in_dtype(case, row)), tuple(keep.tolist()))
         out = case.run_float64(fill_masked(row.tolist(), keep.tolist(), NEG_INF))
         error = float(np.max(np.abs(out - exact)))
         worst = max(
@@ -474,7 +464,7 @@ def test_fully_masked_attention_row(evidence, case):
 @pytest.mark.parametrize("case", SOFTMAX)
 def test_one_call_masks_and_normalizes(evidence, case):
     problems = []
-    for scores, allowed in _rows(17):
+    for scores, allowed in normal_masked_rows(17):
         out = case.run_float64(fill_masked(scores, allowed, NEG_INF))
         keep = np.asarray(allowed)
         future_zero = bool((out[~keep] == 0).all())
@@ -484,7 +474,7 @@ def test_one_call_masks_and_normalizes(evidence, case):
         )
         if not (future_zero and distribution):
             problems.append(out.tolist())
-    evidence.record_inputs(seed=17, rows=len(_rows(17)))
+    evidence.record_inputs(seed=17, rows=len(normal_masked_rows(17)))
     evidence.property_holds(
         "rows failing (future ≠ 0, or past not a distribution)", not problems, problems[:3], "none"
     )
