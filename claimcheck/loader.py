@@ -55,6 +55,7 @@ def _claim_from(doc: PositionedDocument, index: int, raw: dict[str, Any], sectio
         version=raw["version"],
         readings=tuple(Reading(r["id"], r["text"]) for r in raw.get("readings", [])),
         claimed=dict(raw.get("claimed", {})),
+        parameters=dict(raw.get("parameters", {})),
         tolerance=raw.get("tolerance"),
         reason=raw.get("reason"),
         notes=raw.get("notes"),

@@ -51,6 +51,7 @@ class Claim:
     version: int
     readings: tuple[Reading, ...] = ()
     claimed: dict[str, Any] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
     tolerance: dict[str, float] | None = None
     reason: str | None = None
     notes: str | None = None

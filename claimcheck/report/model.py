@@ -48,6 +48,7 @@ def _claim_dict(result: ClaimResult) -> dict[str, Any]:
         ],
         # .nan / .inf are valid YAML floats; JSON (allow_nan=False) takes them as text.
         "claimed": _plain(claim.claimed),
+        "parameters": _plain(claim.parameters),
         "tolerance": _plain(claim.tolerance),
         "reason": claim.reason,
         "notes": claim.notes,

@@ -22,6 +22,11 @@ def printed(claim_id: str, key: str) -> Any:
     return claim(claim_id).claimed[key]
 
 
+def parameter(claim_id: str, key: str) -> Any:
+    """One of our own choices for the check (a threshold, a size), from the claim's `parameters`."""
+    return claim(claim_id).parameters[key]
+
+
 def claim_tolerance(claim_id: str) -> ClaimTolerance:
     return ClaimTolerance.from_spec(claim(claim_id).tolerance)
 
