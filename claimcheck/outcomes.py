@@ -18,6 +18,11 @@ def _is_assertion(exc: BaseException) -> bool:
 
 
 def classify(report: pytest.TestReport, call: pytest.CallInfo[Any]) -> Outcome:
+    if hasattr(report, "wasxfail"):
+        # xfail would hide a crash as "skipped": judge a claim check by what it raised.
+        if call.excinfo is None:
+            return Outcome.HOLDS
+        return Outcome.FAILS if _is_assertion(call.excinfo.value) else Outcome.CRASHED
     if report.skipped:
         return Outcome.SKIPPED
     if report.passed:

@@ -22,7 +22,6 @@ EVIDENCE_KEY = pytest.StashKey[Evidence]()
 _ACTIVE: dict[str, Claim] = {}
 _STATE: dict[str, ClaimSession] = {}  # collect reports carry no config: the running session
 SESSION_KEY = pytest.StashKey["ClaimSession"]()
-WORST_FIRST = [Outcome.CRASHED, Outcome.FAILS, Outcome.SKIPPED, Outcome.HOLDS]
 
 
 class ClaimSession:
@@ -40,6 +39,8 @@ class ClaimSession:
         self.phase_s: dict[str, float] = {}
         self.report_paths: dict[str, Path] = {}
         self.collection_errors: list[str] = []
+        self.other_failures = 0
+        self.interrupted = False
 
     @property
     def active(self) -> bool:
@@ -230,7 +231,6 @@ def pytest_runtest_makereport(
     if link is None:
         return
     record = item.stash.get(EVIDENCE_KEY, None)
-    check_outcome: Outcome | None
     if report.when == "call" and report.passed and record and record.failed_comparisons:
         # The check recorded a comparison that does not hold but did not assert: it fails.
         report.outcome = "failed"
@@ -238,27 +238,36 @@ def pytest_runtest_makereport(
             f"  {c.quantity}: expected {c.expected}, measured {c.measured} ({c.tolerance})"
             for c in record.failed_comparisons
         )
-        check_outcome = Outcome.FAILS
+        phase_outcome = Outcome.FAILS
     else:
-        check_outcome = classify(report, call)
-    if report.when != "call" and check_outcome is Outcome.HOLDS:
-        check_outcome = None  # setup/teardown passing says nothing about the claim
-    previous = state.results.get(item.nodeid)
+        phase_outcome = classify(report, call)
     example = falsifying_example(call)
     if example and record is None:
         # A check without the evidence fixture still shows Hypothesis' example in the report.
         record = item.stash[EVIDENCE_KEY] = Evidence()
     if record is not None and example:
         record.falsifying_example = example
-    result = previous or CheckResult(
-        item.nodeid, link.claim_id, link.reading, _params(item), Outcome.HOLDS
+    result = state.results.get(item.nodeid)
+    if result is None:
+        # Until its call phase reports, a check has not run (an interrupted run must not leave it
+        # reading as holding).
+        result = CheckResult(
+            item.nodeid,
+            link.claim_id,
+            link.reading,
+            _params(item),
+            Outcome.SKIPPED,
+            "the check did not reach its call phase",
+        )
+    decisive = (
+        report.when == "call"
+        or (report.when == "setup" and phase_outcome is not Outcome.HOLDS)
+        or (report.when == "teardown" and phase_outcome is Outcome.CRASHED)
     )
-    if check_outcome is not None and (
-        previous is None or WORST_FIRST.index(check_outcome) < WORST_FIRST.index(result.outcome)
-    ):
-        result.outcome = check_outcome
-        result.message = failure_message(report, call) if not report.passed else ""
-        if report.longrepr and check_outcome is Outcome.FAILS and not result.message:
+    if decisive:
+        result.outcome = phase_outcome
+        result.message = failure_message(report, call) if phase_outcome is not Outcome.HOLDS else ""
+        if report.longrepr and phase_outcome is Outcome.FAILS and not result.message:
             result.message = str(report.longrepr)[:2000]
     result.duration_s += report.duration
     result.evidence = record.as_dict() if record is not None else {}
@@ -284,6 +293,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not state.stop_errors:
         results = [r for r in state.results.values()]
         state.verdicts = decide_all(state.selected, results)
+    claim_failures = sum(
+        1 for r in state.results.values() if r.outcome in (Outcome.FAILS, Outcome.CRASHED)
+    )
+    state.other_failures = max(0, session.testsfailed - claim_failures)
+    state.interrupted = exitstatus not in (0, 1)
     if not session.config.getoption("--no-reports"):
         from claimcheck.report.write import write_reports
 
@@ -293,18 +307,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state.phase_s["report"] = time.perf_counter() - started
     if state.stop_errors:
         return
-    other_failures = session.testsfailed - sum(
-        1 for r in state.results.values() if r.outcome in (Outcome.FAILS, Outcome.CRASHED)
-    )
-    if run_ok(state) and other_failures <= 0 and exitstatus in (0, 1):
-        session.exitstatus = pytest.ExitCode.OK
-    elif exitstatus == 0 or exitstatus == 1:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if not state.interrupted:
+        ok = not problems(state)
+        session.exitstatus = pytest.ExitCode.OK if ok else pytest.ExitCode.TESTS_FAILED
 
 
 def problems(state: ClaimSession) -> list[str]:
-    """Why the run must fail: verdicts that differ from `expect`, and every ERROR."""
+    """Why the run must fail: verdicts that differ from `expect`, every ERROR, failures of
+    tests not linked to a claim, and an interrupted run (the same list decides the exit status
+    and the report's `ok`)."""
     out = []
+    if state.interrupted:
+        out.append("the run was interrupted before every check ran")
+    if state.other_failures:
+        out.append(f"{state.other_failures} test(s) not linked to a claim failed")
     require_all = state.config.getoption("--require-all-run")
     for result in state.verdicts:
         verdict, expect = result.verdict, result.claim.expect
@@ -318,10 +334,6 @@ def problems(state: ClaimSession) -> list[str]:
                 f"got {verdict.value} — {result.explanation}"
             )
     return out
-
-
-def run_ok(state: ClaimSession) -> bool:
-    return not problems(state)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -79,6 +79,21 @@ def decide(claim: Claim, checks: Sequence[CheckResult]) -> ClaimResult:
         reasons = sorted({c.message for c in skipped if c.message})
         why = "; ".join(reasons) if reasons else "no check was selected"
         return ClaimResult(claim, Verdict.NOT_RUN, f"Every check was skipped: {why}.", list(checks))
+    selected = {c.reading for c in checks}
+    unrun = [
+        r.id for r in claim.readings if r.id in selected and r.id not in {c.reading for c in ran}
+    ]
+    unselected = [r.id for r in claim.readings if r.id not in selected]
+    if unselected:  # narrowed by -k / -m: said, not counted
+        skip_note += f" Reading(s) not selected in this run: {', '.join(unselected)}."
+    if not fails and unrun:
+        # SUPPORTED means every reading ran and holds: a reading that never ran caps it.
+        return ClaimResult(
+            claim,
+            Verdict.PARTLY_SUPPORTED,
+            f"Holds for {_names(holds)}; reading(s) {', '.join(unrun)} not run here.{skip_note}",
+            list(checks),
+        )
     if not fails:
         return ClaimResult(
             claim,

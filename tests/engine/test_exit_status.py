@@ -178,8 +178,25 @@ def test_ordinary_tests_without_claims_are_untouched(pytester):
 
 
 def test_ordinary_test_failure_still_fails_the_run(pytester):
-    make_project(pytester, [claim_yaml("a")], HOLDS + "\n\ndef test_plain():\n    assert False\n")
+    project = make_project(
+        pytester, [claim_yaml("a")], HOLDS + "\n\ndef test_plain():\n    assert False\n"
+    )
     assert pytester.runpytest_inprocess().ret == 1
+    summary = report(project)["summary"]
+    assert not summary["ok"] and "1 test(s) not linked to a claim failed" in summary["problems"]
+
+
+def test_interrupted_run_is_not_ok_and_nothing_reads_supported(pytester):
+    project = make_project(
+        pytester,
+        [claim_yaml("a"), claim_yaml("b")],
+        HOLDS
+        + "\n\n@pytest.mark.claim('b')\ndef test_b():\n    pytest.exit('stop', returncode=2)\n",
+    )
+    assert pytester.runpytest_inprocess().ret == 2
+    data = report(project)
+    assert not data["summary"]["ok"]
+    assert {c["id"]: c["verdict"] for c in data["claims"]}["b"] == "NOT RUN"
 
 
 def test_claim_option_runs_one_claim(pytester):

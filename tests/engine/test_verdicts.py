@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from claimcheck.model import Claim, Kind, Verdict
+from claimcheck.model import Claim, Kind, Reading, Verdict
 from claimcheck.verdicts import CheckResult, Outcome, decide
 
 H, F, C, S = Outcome.HOLDS, Outcome.FAILS, Outcome.CRASHED, Outcome.SKIPPED
@@ -92,3 +92,26 @@ def test_skipped_checks_are_named_with_their_reason():
 def test_matches_expect():
     assert decide(claim(), checks(H)).matches_expect
     assert not decide(claim(), checks(F)).matches_expect
+
+
+def test_a_reading_that_never_ran_caps_supported():
+    with_readings = Claim(
+        "c",
+        "s",
+        "q",
+        "st",
+        Kind.MATH_PROPERTY,
+        Verdict.SUPPORTED,
+        1,
+        readings=(Reading("exact", "t"), Reading("cuda", "t")),
+    )
+    results = [
+        CheckResult("t::a", "c", "exact", {}, H),
+        CheckResult("t::b", "c", "cuda", {}, S, message="no CUDA device"),
+    ]
+    result = decide(with_readings, results)
+    assert result.verdict is Verdict.PARTLY_SUPPORTED
+    assert "reading(s) cuda not run here" in result.explanation
+    narrowed = decide(with_readings, results[:1])  # the cuda reading was deselected (-k)
+    assert narrowed.verdict is Verdict.SUPPORTED
+    assert "not selected in this run: cuda" in narrowed.explanation
