@@ -60,9 +60,19 @@ def compare_to_exact(
     overrides: dict[str, tuple[float, float]] | None = None,
 ) -> None:
     """Implementation against the exact oracle, within the per-dtype numerical tolerance."""
+    bound = numeric_bound(dtype, exact, overrides)
+    evidence.close_to(
+        quantity, exact, measured, bound, numeric_tolerance(dtype, overrides).describe()
+    )
+
+
+def numeric_bound(
+    dtype: str, exact: Any, overrides: dict[str, tuple[float, float]] | None = None
+) -> float:
+    """The dtype's numerical tolerance (claimcheck.tolerance) for outputs of this size:
+    atol + rtol·max|exact|, the bound compare_to_exact applies."""
     tol = numeric_tolerance(dtype, overrides)
-    bound = float(tol.atol + tol.rtol * np.max(np.abs(np.asarray(exact, dtype=np.float64))))
-    evidence.close_to(quantity, exact, measured, bound, tol.describe())
+    return float(tol.atol + tol.rtol * np.max(np.abs(np.asarray(exact, dtype=np.float64))))
 
 
 def score_vectors(min_size: int = 2, max_size: int = 16, bound: float = 20.0) -> Any:

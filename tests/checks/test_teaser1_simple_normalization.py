@@ -13,6 +13,8 @@ from tests.checks.helpers import (
     claim_tolerance,
     compare_printed_vector,
     compare_to_exact,
+    decimals,
+    parameter,
     printed,
 )
 from tests.checks.masking_support import (
@@ -51,7 +53,15 @@ EXAMPLE = "simple-division-example"
 def test_simple_division_example_exact(evidence):
     scores = printed(EXAMPLE, "scores")
     total = math.fsum(scores)
-    evidence.printed_value("sum of the scores", printed(EXAMPLE, "sum"), total, 0.5, "integer")
+    tol = claim_tolerance(EXAMPLE)
+    evidence.printed_value(
+        "sum of the scores",
+        printed(EXAMPLE, "sum"),
+        total,
+        tol.bound,
+        tol.description,
+        decimals(EXAMPLE),
+    )
     _check_printed_weights(evidence, EXAMPLE, exact_division(scores))
 
 
@@ -76,7 +86,7 @@ def test_minus_one_is_minus_100_percent(evidence):
         float(weight * 100),
         tol.bound,
         tol.description,
-        0,
+        decimals(cid),
     )
 
 
@@ -192,7 +202,7 @@ def _entropy_change(weights) -> float:
 @pytest.mark.claim(SIMILAR, reading="top-share-absolute")
 def test_simple_norm_top_shares_close(evidence):
     weights = _scenario_weights()["simple"]
-    limit = printed(SIMILAR, "similar_within")
+    limit = parameter(SIMILAR, "similar_within")
     change = _top_share_change(weights)
     evidence.record_inputs(simple_a=weights["A"], simple_b=weights["B"])
     evidence.property_holds(

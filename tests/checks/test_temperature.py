@@ -23,6 +23,7 @@ from claimcheck.tolerance import numeric_tolerance
 from impl import reference
 from impl.registry import cases, to_numpy
 from tests.checks.helpers import Worst, claim_tolerance, compare_to_exact, decimals, printed
+from tests.checks.masking_support import entropy
 
 DIGITS = 150
 SOFTMAX = cases()
@@ -53,11 +54,6 @@ def exact_softmax(scores: Sequence[float], temperature: float) -> list[mpmath.mp
 def exact_entropy(p: Sequence[mpmath.mpf]) -> mpmath.mpf:
     with mpmath.workdps(DIGITS):
         return -mpmath.fsum(w * mpmath.log(w) for w in p if w > 0)
-
-
-def entropy(p: np.ndarray) -> float:
-    positive = p[p > 0]
-    return float(-(positive * np.log(positive)).sum())
 
 
 def run_at_temperature(case: Any, scores: Sequence[float], temperature: float) -> np.ndarray:
@@ -242,14 +238,15 @@ def _plot_entropy(evidence: Any) -> None:
     fig, ax = plt.subplots(figsize=(4.8, 2.8))
     ax.semilogx(temperatures, exact, label="exact (mpmath)")
     ax.semilogx(temperatures, float64, linestyle="--", label="temperature_softmax, float64")
-    ax.axhline(math.log(len(scores)), color="grey", linewidth=0.8, label="ln 3 (uniform)")
+    n = len(scores)
+    ax.axhline(math.log(n), color="grey", linewidth=0.8, label=f"ln {n} (uniform)")
     for claim_id in TABLE:
         t = printed(claim_id, "temperature")
         ax.plot([t], [float(exact_entropy(exact_softmax(scores, t)))], "ko")
     ax.set_xlabel("temperature T")
     ax.set_ylabel("entropy (nats)")
     ax.legend(fontsize=7)
-    evidence.figure(fig, "Entropy of softmax([3, 2, 1] / T) against T; dots: the article's T.")
+    evidence.figure(fig, f"Entropy of softmax({scores} / T) against T; dots: the article's T.")
 
 
 @pytest.mark.claim("temperature-sharpness-control", reading="per-implementation")
@@ -359,7 +356,9 @@ def test_one_hot_limit_for_unique_maximum(evidence):
 
 
 @pytest.mark.claim("temperature-lower-more-deterministic", reading="tied-maximum")
-def test_tied_maximum_stays_split(evidence):
+def test_tied_maximum_becomes_one_hot(evidence):
+    """The reading: with the top scores tied, softmax(x / T) still tends to a one-hot as T → 0
+    (largest weight ≥ 0.99 at T = 0.01). Fails if the tied maxima keep splitting the weight."""
     scores, temperature = [3.0, 3.0, 1.0], 0.01
     p = as_floats(exact_softmax(scores, temperature))
     evidence.record_inputs(scores=scores, temperature=temperature)

@@ -40,7 +40,9 @@ def make_project(
     """A project with claims/ (schema + one file), a check module and an ini enabling the plugin."""
     pytester.makeini(
         "[pytest]\nclaimcheck_claims_dir = claims\nclaimcheck_reports_dir = reports\n"
-        "filterwarnings = error\n" + ini_extra
+        "filterwarnings =\n    error\n"
+        "    ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning\n"
+        + ini_extra
     )
     claims_dir = pytester.path / "claims"
     claims_dir.mkdir(exist_ok=True)
