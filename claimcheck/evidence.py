@@ -16,12 +16,51 @@ from typing import Any, Literal
 Source = Literal["article", "oracle", "property"]
 
 
+SHOWN_VALUES = 24  # longer arrays are summarised: the report stays small with thousands of checks
+
+
+def _flat(value: Any) -> list[Any] | None:
+    """The leaves of a nested list of scalars, or None if it is not one."""
+    if not isinstance(value, list):
+        return None
+    out: list[Any] = []
+    for item in value:
+        if isinstance(item, list):
+            inner = _flat(item)
+            if inner is None:
+                return None
+            out.extend(inner)
+        elif isinstance(item, (int, float)) or item is None:
+            out.append(item)
+        else:
+            return None
+    return out
+
+
+def _summarised(value: list[Any]) -> Any:
+    """A long numeric array as its size, range and first values (deviations are computed on the
+    full arrays before this; the summary only keeps the report small)."""
+    flat = _flat(value)
+    if flat is None or len(flat) <= SHOWN_VALUES:
+        return value
+    finite = [v for v in flat if isinstance(v, (int, float)) and math.isfinite(v)]
+    return {
+        "count": len(flat),
+        "first": [_plain(v) for v in flat[:SHOWN_VALUES]],
+        "min": min(finite) if finite else None,
+        "max": max(finite) if finite else None,
+        "non_finite": len(flat) - len(finite),
+    }
+
+
 def _plain(value: Any) -> Any:
-    """JSON-friendly copy of numbers, arrays and tensors (lists of floats, rounded for display)."""
+    """JSON-friendly copy of numbers, arrays and tensors; long arrays are summarised."""
     if hasattr(value, "detach"):
         value = value.detach().cpu().double().numpy()
     if hasattr(value, "tolist"):
-        value = value.tolist()
+        value = _summarised(value.tolist())
+    elif isinstance(value, list):
+        value = _summarised(value)
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, (list, tuple)):

@@ -26,6 +26,12 @@ def _fmt(value: Any) -> str:
         if len(value) > 12:
             return "[" + ", ".join(_fmt(v) for v in value[:12]) + f", … ({len(value)} values)]"
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    if isinstance(value, dict) and {"count", "first"} <= value.keys():
+        shown = ", ".join(_fmt(v) for v in value["first"])
+        return (
+            f"[{shown}, … ({value['count']} values, min {_fmt(value['min'])}, "
+            f"max {_fmt(value['max'])})]"
+        )
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     return "" if value is None else str(value)

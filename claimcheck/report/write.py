@@ -38,7 +38,8 @@ def write_reports(state: Any, out_dir: Path) -> dict[str, Path]:
         data["comparison"] = compare(data, Path(previous_path))
     json_path = out_dir / "verdict.json"
     json_path.write_text(
-        json.dumps(data, indent=1, sort_keys=False, allow_nan=False) + "\n", encoding="utf-8"
+        json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n",
+        encoding="utf-8",
     )
     html_path = out_dir / "verdict.html"
     html_path.write_text(html.render(data), encoding="utf-8")
