@@ -6,6 +6,7 @@ scores scaled by 1/sqrt(d_k), `allowed` a boolean (n, m) mask True where attenti
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable
 from functools import cache
@@ -158,14 +159,23 @@ def _identity_multihead(d: int, dtype: Any, device: Any) -> Any:
     return module.eval()
 
 
+# What torch raises when a kernel has no version for a dtype: the dispatch macros'
+# '"addmm_impl_cpu_" not implemented for 'Half'' (NotImplementedError in torch 2.13, RuntimeError
+# in older releases) and linalg's 'Low precision dtypes not supported. Got BFloat16'.
+_NO_KERNEL_FOR_DTYPE = re.compile(r"not implemented for '\w+'|dtypes? not supported")
+
+
 def multihead_available(device: str, dtype: str) -> str | None:
-    """Probe: can nn.MultiheadAttention run in this dtype on this device?"""
+    """Probe: can nn.MultiheadAttention run in this dtype on this device? Only a missing kernel
+    for the dtype is a reason to skip; any other error is a bug here and is raised."""
     import torch
 
     q = torch.ones(1, 2, 4, device=device, dtype=getattr(torch, dtype))
     try:
         multihead_attention(q, q, q)
     except (RuntimeError, NotImplementedError) as exc:
+        if not _NO_KERNEL_FOR_DTYPE.search(str(exc)):
+            raise
         return f"nn.MultiheadAttention does not run on {device}/{dtype}: {_first_line(exc)}"
     return None
 

@@ -8,6 +8,7 @@ backend, device and dtype, so every implementation sees the same numbers. Interv
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from statistics import NormalDist
@@ -17,6 +18,7 @@ import numpy as np
 
 from impl import attention, oracle
 from impl.registry import to_numpy
+from tests.checks.helpers import printed
 
 CONFIDENCE = 0.999
 Z = NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)  # ≈ 3.29
@@ -37,7 +39,17 @@ CONDITIONS = {
 TOKENS = 16
 SEQUENCES = 16
 D_V = 16
-NEAR_ONE_HOT = 0.9  # a row is "near one-hot" when its largest weight is at least this
+
+# The article's d_k (Brain Teaser #2: 64, 512, 2048), as pytest parameters: claims are loaded
+# after collection, so the values are fixed here and each check guards them with `article_d_k`.
+ARTICLE_D_K = (64, 512, 2048)
+
+
+def article_d_k(claim_id: str, d_k: int) -> int:
+    """A d_k parameter must be one the claim prints; a mismatch is a harness defect (ERROR)."""
+    if d_k not in printed(claim_id, "d_k"):
+        raise RuntimeError(f"d_k = {d_k} is not among the printed d_k of {claim_id}")
+    return d_k
 
 
 # -- intervals ------------------------------------------------------------------------------------
@@ -280,3 +292,39 @@ def exact_softmax_rows(rows: np.ndarray) -> np.ndarray:
         kept = np.where(row >= row.max() - FAR_BELOW, row, -np.inf)
         out[index] = [float(w) for w in oracle.softmax_exact(kept)]
     return out
+
+
+# -- mean entropy on either side of a threshold --------------------------------------------------
+def check_entropy_separation(
+    evidence: Any,
+    weights_of: Callable[[int, bool], np.ndarray],
+    d_ks: Iterable[int],
+    threshold: float,
+    *,
+    base: float = math.e,
+    unit: str = "nats",
+    tokens: int = TOKENS,
+) -> None:
+    """For each d_k: without scaling the 99.9 % upper bound of the mean entropy must be below
+    `threshold`; with scaling its lower bound must be at least `threshold`. `weights_of(d_k,
+    scaled)` gives the weights, (sequences, rows, tokens); sequences are the independent units."""
+    for d_k in d_ks:
+        for scaled in (False, True):
+            per_row = entropy(weights_of(d_k, scaled), base=base)
+            per_sequence = per_row.reshape(per_row.shape[0], -1).mean(axis=1)
+            interval = mean_interval(per_sequence, f"mean entropy ({unit}) over sequences")
+            if scaled:
+                ok, want = interval.low >= threshold, f"lower bound ≥ {threshold:g}"
+            else:
+                ok, want = interval.high < threshold, f"upper bound < {threshold:g}"
+            label = "with" if scaled else "without"
+            evidence.property_holds(
+                f"{tokens}-token rows, d_k = {d_k}, {label} scaling: mean entropy ({unit})",
+                ok,
+                str(interval),
+                want,
+            )
+    evidence.note(
+        f"Intervals are 99.9 % CLT intervals over independent sequences; the maximum entropy of a "
+        f"{tokens}-token row is {math.log(tokens) / math.log(base):.3g} {unit}."
+    )

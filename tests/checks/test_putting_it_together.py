@@ -18,7 +18,9 @@ from claimcheck.tolerance import CalibratedTolerance
 from impl import attention, oracle
 from impl.registry import cases, to_numpy
 from tests.checks import stats_support as mc
-from tests.checks.helpers import compare_to_exact, printed
+from tests.checks.helpers import compare_to_exact, parameter, printed
+from tests.checks.masking_support import finfo
+from tests.checks.stats_support import ARTICLE_D_K, article_d_k
 
 SEED = 13
 BATCH, TOKENS, D_K = 2, 8, 8  # small attention problems; d_v = d_k so every kernel takes them
@@ -44,16 +46,12 @@ def qkv(seed: int = SEED, d_v: int = D_K) -> tuple[np.ndarray, np.ndarray, np.nd
     )
 
 
-def causal_allowed(n: int) -> np.ndarray:
-    return np.tril(np.ones((n, n), dtype=bool))
-
-
 # -- the five steps ---------------------------------------------------------------------------
 def exact_causal_attention(q, k, v) -> np.ndarray:
     """Scores in float64, the mpmath softmax of each masked row, then the weighted sum with
     math.fsum: the exact reference."""
     scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1])
-    masked = np.where(causal_allowed(q.shape[-2]), scores, -np.inf)
+    masked = np.where(attention.causal_allowed(q.shape[-2], like=q), scores, -np.inf)
     weights = oracle.softmax(masked, axis=-1)
     out = np.empty((*q.shape[:-1], v.shape[-1]))
     for b, i, j in np.ndindex(*out.shape):
@@ -150,10 +148,8 @@ def test_exact_softmax_is_a_distribution(evidence):
 @pytest.mark.claim(BRIDGE, reading="stable-implementations")
 @pytest.mark.parametrize("case", cases(tags={"row-wise", "stable"}))
 def test_stable_softmax_is_a_distribution(evidence, case):
-    import torch
-
-    largest = float(torch.finfo(getattr(torch, case.dtype)).max)
-    rows = to_numpy(case.asarray(arbitrary_rows(largest)))
+    largest = float(finfo(case.dtype).max)
+    rows = case.rounded(arbitrary_rows(largest))
     weights = case.run_float64(rows)
     sums = np.array([math.fsum(row) for row in weights])
     bound = (ROW_LENGTH + 3) * case.eps
@@ -180,7 +176,7 @@ def test_masked_weights_are_softmax_of_visible_scores(evidence, case):
     q, k, _ = qkv()
     identity = np.repeat(np.eye(TOKENS)[None], BATCH, axis=0)  # V = I: output = weights
     weights = to_numpy(case.call(q, k, identity, causal=True))
-    future = ~causal_allowed(TOKENS)
+    future = ~attention.causal_allowed(TOKENS, like=weights)
     scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(D_K)
     exact = np.zeros_like(weights)
     for b, i in np.ndindex(BATCH, TOKENS):
@@ -199,21 +195,16 @@ def test_masked_weights_are_softmax_of_visible_scores(evidence, case):
 
 # -- no scaling ----------------------------------------------------------------------------
 NO_SCALING = "no-scaling-breaks"
-ARTICLE_D_K = (64, 512, 2048)
-
-
-def _article_d_k(d_k: int) -> int:
-    if d_k not in printed(NO_SCALING, "d_k"):
-        raise RuntimeError(f"d_k = {d_k} is not among the printed d_k of {NO_SCALING}")
-    return d_k
 
 
 @pytest.mark.claim(NO_SCALING, reading="vanishing-gradients")
 @pytest.mark.parametrize("d_k", ARTICLE_D_K)
 @pytest.mark.parametrize("case", cases(tags={"row-wise", "stable"}, backend="torch"))
 def test_no_scaling_vanishing_gradients(evidence, case, d_k):
-    limit = printed(NO_SCALING, "nearly_zero_ratio")
-    with_scaling = float(np.median(mc.score_gradient_norms(case, _article_d_k(d_k), True)))
+    limit = parameter(NO_SCALING, "nearly_zero_ratio")
+    with_scaling = float(
+        np.median(mc.score_gradient_norms(case, article_d_k(NO_SCALING, d_k), True))
+    )
     without = float(np.median(mc.score_gradient_norms(case, d_k, False)))
     evidence.record_inputs(**mc.init_sample(d_k).describe())
     evidence.property_holds(
@@ -228,16 +219,13 @@ def test_no_scaling_vanishing_gradients(evidence, case, d_k):
 @pytest.mark.parametrize("d_k", ARTICLE_D_K)
 @pytest.mark.parametrize("case", _score_grid())
 def test_no_scaling_over_peaked(evidence, case, d_k):
-    threshold = printed(NO_SCALING, "entropy_threshold")
-    evidence.record_inputs(**mc.init_sample(_article_d_k(d_k)).describe())
-    for scaled in (False, True):
-        per_sequence = mc.entropy(mc.attention_weights(case, d_k, scaled)).mean(axis=-1)
-        interval = mc.mean_interval(per_sequence, "mean entropy (nats) over sequences")
-        ok = interval.low >= threshold if scaled else interval.high < threshold
-        want = f"lower bound ≥ {threshold:g}" if scaled else f"upper bound < {threshold:g}"
-        evidence.property_holds(
-            f"mean entropy {'with' if scaled else 'without'} scaling", ok, str(interval), want
-        )
+    evidence.record_inputs(**mc.init_sample(article_d_k(NO_SCALING, d_k)).describe())
+    mc.check_entropy_separation(
+        evidence,
+        lambda d, s: mc.attention_weights(case, d, s),
+        [d_k],
+        printed(NO_SCALING, "entropy_threshold"),
+    )
 
 
 # -- no exponential ---------------------------------------------------------------------------
@@ -272,7 +260,7 @@ def top_share(weights: np.ndarray) -> np.ndarray:
 @pytest.mark.claim(NO_EXP, reading="weak-emphasis")
 @pytest.mark.parametrize("case", cases(role="normalizer"))
 def test_normalization_without_exp_cannot_sharpen(evidence, case):
-    scores, factors = _scores(), printed(NO_EXP, "factors")
+    scores, factors = _scores(), parameter(NO_EXP, "factors")
     shares = [top_share(case.run_float64(c * scores)) for c in factors]
     softmax_top = [float(oracle.softmax(c * scores, axis=-1).max(axis=-1).mean()) for c in factors]
     evidence.record_inputs(seed=SEED, factors=factors)
@@ -305,7 +293,7 @@ VARIANTS = {
 
 def _check_unbounded(evidence, case, reading: str) -> None:
     q, k, v = qkv()
-    factors = printed(NO_NORM, "factors")
+    factors = parameter(NO_NORM, "factors")
     variant = VARIANTS[reading]
     largest = []
     for c in factors:
@@ -313,7 +301,7 @@ def _check_unbounded(evidence, case, reading: str) -> None:
             out = to_numpy(variant(case.asarray(c * q), case.asarray(k), case.asarray(v)))
         largest.append(float(np.max(np.abs(out))) if np.isfinite(out).all() else math.inf)
     softmax_largest = [float(np.max(np.abs(to_numpy(case.call(c * q, k, v))))) for c in factors]
-    value_range = float(np.max(np.abs(to_numpy(case.asarray(v)))))
+    value_range = float(np.max(np.abs(case.rounded(v))))
     evidence.record_inputs(seed=SEED, factors=factors, largest_value=value_range)
     evidence.property_holds(
         "largest |output| grows at least ∝ c (inf counts as unbounded)",

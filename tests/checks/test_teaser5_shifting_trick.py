@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from impl import oracle
-from impl.registry import cases, to_numpy
+from impl.registry import cases
 from tests.checks import stats_support as mc
-from tests.checks.helpers import compare_to_exact, printed
+from tests.checks.helpers import compare_to_exact, parameter, printed
+from tests.checks.masking_support import finfo
 
 OVERFLOW, UNDERFLOW, SAFE = (
     "unshifted-softmax-overflows",
@@ -37,16 +38,10 @@ def _shifted_cases(**filters):
 
 
 # -- the dtype's break points, exactly ------------------------------------------------------------
-def _finfo(dtype: str):
-    import torch
-
-    return torch.finfo(getattr(torch, dtype))
-
-
 def overflow_point(dtype: str) -> float:
     """ln of the midpoint between the largest finite value and the next power of two: exp(x)
     rounds to inf (round to nearest) from there on. Computed with mpmath."""
-    info = _finfo(dtype)
+    info = finfo(dtype)
     precision = round(-math.log2(info.eps)) + 1  # significand bits, implicit bit included
     emax = math.frexp(info.max)[1] - 1  # max = (2 − 2^(1−p))·2^emax
     with mpmath.workdps(40):
@@ -55,7 +50,7 @@ def overflow_point(dtype: str) -> float:
 
 def underflow_point(dtype: str) -> float:
     """ln(smallest subnormal / 2): exp(x) rounds to 0 at and below it."""
-    info = _finfo(dtype)
+    info = finfo(dtype)
     with mpmath.workdps(40):
         return float(mpmath.log(mpmath.mpf(info.smallest_normal) * mpmath.mpf(info.eps) / 2))
 
@@ -158,7 +153,7 @@ def test_unshifted_breaks_above_overflow_point(evidence, case):
 
 
 def _check_shifted(evidence, case, scores) -> None:
-    rounded = to_numpy(case.asarray(scores))
+    rounded = case.rounded(scores)
     evidence.record_inputs(scores=rounded)
     compare_to_exact(
         evidence,
@@ -179,7 +174,7 @@ def _equal_large_scores(dtype: str) -> list[float]:
     """Equal scores whose exp is finite but whose sum overflows: x = the representable value
     just below x* − 1, since 16·e^(x* − 1) ≈ 5.9 × the largest value."""
     x = representable_near(dtype, overflow_point(dtype) - 1.0, above=False)
-    return [x] * int(printed(OVERFLOW, "equal_scores"))
+    return [x] * int(parameter(OVERFLOW, "equal_scores"))
 
 
 @pytest.mark.claim(OVERFLOW, reading="sum-overflow")
@@ -190,7 +185,7 @@ def test_unshifted_sum_overflows(evidence, case):
     evidence.record_inputs(
         scores=f"{len(scores)} × {scores[0]!r}",
         exp_each=math.exp(scores[0]),
-        largest_finite=float(_finfo(case.dtype).max),
+        largest_finite=float(finfo(case.dtype).max),
     )
     total = float(np.sum(out))
     evidence.property_holds(
@@ -212,7 +207,7 @@ def test_shifted_correct_when_sum_would_overflow(evidence, case):
 def test_unshifted_float16_breaks_on_article_example(evidence, case):
     scores = printed(OVERFLOW, "article_example")
     out = case.run_float64(scores)
-    evidence.record_inputs(scores=scores, float16_max=_finfo("float16").max)
+    evidence.record_inputs(scores=scores, float16_max=finfo("float16").max)
     evidence.property_holds(
         "unshifted output is not finite", not np.isfinite(out).all(), out, "inf or NaN"
     )
@@ -351,7 +346,7 @@ ROWS, ROW_LENGTH, SEED = 48, 8, 5
 def extreme_rows(dtype: str) -> np.ndarray:
     """Seeded score rows over the dtype's whole range: a centre of any magnitude up to the
     largest value, a spread of any magnitude, clipped to the range; plus rows at the edges."""
-    info = _finfo(dtype)
+    info = finfo(dtype)
     top = float(info.max)
     rng = np.random.default_rng([SEED, DTYPES.index(dtype)])
     log_top = math.log10(top)
@@ -380,7 +375,7 @@ def exact_rows(dtype: str) -> np.ndarray:
 @pytest.mark.claim(SAFE)
 @pytest.mark.parametrize("case", _shifted_cases())
 def test_shifted_softmax_finite_over_whole_range(evidence, case):
-    rows = to_numpy(case.asarray(extreme_rows(case.dtype)))  # as the implementation sees them
+    rows = case.rounded(extreme_rows(case.dtype))  # as the implementation sees them
     outputs = np.vstack([case.run_float64(row) for row in rows])
     evidence.record_inputs(seed=SEED, rows=len(rows), row_length=ROW_LENGTH)
     evidence.note(

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impl import oracle, reference
-from impl.registry import cases, get, to_numpy
+from impl.registry import cases, get
 from tests.checks.helpers import Worst, compare_to_exact, numeric_bound, printed, score_vectors
 
 EXAMPLE_SCORES = "example-probabilities"
@@ -83,8 +83,13 @@ def test_shift_invariance_exact(evidence):
 @pytest.mark.claim("shift-invariance", reading="float-exact-shift")
 @pytest.mark.parametrize("case", cases(tags={"row-wise", "stable"}))
 def test_shift_invariance_float(evidence, case):
-    grid = st.integers(-16 * 16, 16 * 16).map(lambda k: k / 16)  # |x| ≤ 16 on a 1/16 grid
-    shift = st.integers(-48 * 16, 48 * 16).map(lambda k: k / 16)  # |c| ≤ 48, so |x − c| ≤ 64
+    # |x| ≤ 16 and |c| ≤ 48, so |x − c| ≤ 64, on a grid whose every point up to 64 the dtype
+    # holds exactly: 1/16, or 64 / 2^p for a p-bit significand if coarser (bfloat16: 1/4).
+    significand_bits = round(1 - math.log2(case.eps))
+    step = max(1 / 16, 64 / 2**significand_bits)
+    per_unit = round(1 / step)
+    grid = st.integers(-16 * per_unit, 16 * per_unit).map(lambda k: k * step)
+    shift = st.integers(-48 * per_unit, 48 * per_unit).map(lambda k: k * step)
     worst = Worst()  # the largest of the three deviations, in units of the dtype's bound
 
     @given(st.lists(grid, min_size=2, max_size=12), shift)
@@ -104,6 +109,7 @@ def test_shift_invariance_float(evidence, case):
         assert ratio <= 1, f"{deviations} exceed the {case.dtype} tolerance {bound:g}"
 
     shift_changes_nothing()
+    evidence.record_inputs(grid_step=step, score_bound=16, shift_bound=48)
     evidence.note(
         f"{worst.count} Hypothesis examples; the plain and the shifted run each against the exact "
         f"softmax, and against each other, within the {case.dtype} numerical tolerance "

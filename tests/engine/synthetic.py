@@ -41,7 +41,8 @@ def make_project(
     pytester.makeini(
         "[pytest]\nclaimcheck_claims_dir = claims\nclaimcheck_reports_dir = reports\n"
         "filterwarnings =\n    error\n"
-        "    ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning\n"
+        "    ignore:Module already imported so cannot be rewritten"
+        ":pytest.PytestAssertRewriteWarning\n"
         + ini_extra
     )
     claims_dir = pytester.path / "claims"
