@@ -42,8 +42,7 @@ def make_project(
         "[pytest]\nclaimcheck_claims_dir = claims\nclaimcheck_reports_dir = reports\n"
         "filterwarnings =\n    error\n"
         "    ignore:Module already imported so cannot be rewritten"
-        ":pytest.PytestAssertRewriteWarning\n"
-        + ini_extra
+        ":pytest.PytestAssertRewriteWarning\n" + ini_extra
     )
     claims_dir = pytester.path / "claims"
     claims_dir.mkdir(exist_ok=True)
