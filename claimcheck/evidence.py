@@ -67,6 +67,9 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, float):
+        short = float(f"{value:.10g}")  # ten significant digits: exact enough, half the size
+        return short if math.isfinite(short) else value  # finfo.max must not round up to inf
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
@@ -113,12 +116,16 @@ class Evidence:
 
     def figure(self, fig: Any, caption: str) -> None:
         """Embed a matplotlib figure as a small PNG, then close it."""
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=72, bbox_inches="tight")
         import matplotlib.pyplot as plt
+        from PIL import Image
 
+        raw = io.BytesIO()
+        fig.savefig(raw, format="png", dpi=72, bbox_inches="tight")
         plt.close(fig)
-        self.figures.append(Figure(caption, base64.b64encode(buf.getvalue()).decode("ascii")))
+        # A 256-colour palette keeps line plots legible at a third of the size.
+        small = io.BytesIO()
+        Image.open(raw).convert("RGB").quantize(256).save(small, format="PNG", optimize=True)
+        self.figures.append(Figure(caption, base64.b64encode(small.getvalue()).decode("ascii")))
 
     def printed_value(
         self,

@@ -37,6 +37,18 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _closest(comparisons: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The numeric comparison nearest its bound: what a reader of a passing check wants to see."""
+    numeric = [
+        c
+        for c in comparisons
+        if isinstance(c.get("deviation"), (int, float))
+        and isinstance(c.get("allowed"), (int, float))
+        and c["allowed"] > 0
+    ]
+    return max(numeric, key=lambda c: c["deviation"] / c["allowed"], default=None)
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("claimcheck", "templates"),
@@ -47,6 +59,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["css"] = _css_class
     env.filters["fmt"] = _fmt
+    env.filters["closest"] = _closest
     return env
 
 
