@@ -120,4 +120,17 @@ def load_claims(claims_dir: Path) -> dict[str, Claim]:
                 registry[claim.id] = claim
     if errors:
         raise ClaimErrors(errors)
-    return registry
+    return _in_article_order(registry, schema_path)
+
+
+def _in_article_order(registry: dict[str, Claim], schema_path: Path) -> dict[str, Claim]:
+    """Claims in the order a reader meets them: sections as the schema lists them (the article's
+    order), then file and line."""
+    schema: dict[str, Any] = dict(_validator(schema_path).schema)  # type: ignore[arg-type]
+    sections = schema.get("$defs", {}).get("section", {}).get("enum", [])
+    rank = {name: i for i, name in enumerate(sections)}
+
+    def key(claim: Claim) -> tuple[int, str, int]:
+        return (rank.get(claim.section, len(rank)), str(claim.source), claim.line)
+
+    return {claim.id: claim for claim in sorted(registry.values(), key=key)}
