@@ -16,9 +16,7 @@ import pytest
 from array_api_compat import array_namespace
 
 from impl import oracle
-from impl.attention import causal_allowed
 from impl.registry import ALL_DTYPES, NUMPY_DTYPES, ImplCase, Implementation, to_numpy
-from tests.checks.helpers import numeric_bound  # noqa: F401  (imported from here by teaser4)
 
 NEG_INF = float("-inf")
 
@@ -118,11 +116,6 @@ def mp_softmax_through_exp(scores: Sequence[float]) -> list[mpmath.mpf]:
         return [w / total for w in weights]
 
 
-def in_dtype(case: ImplCase, values: Any) -> np.ndarray:
-    """ImplCase.rounded, under the name test_teaser4_masking_without_softmax still imports."""
-    return case.rounded(values)
-
-
 def apply(case: ImplCase, array: Any) -> Any:
     """The implementation applied to an array already in its backend and dtype (no float64
     round trip), with overflow to inf/NaN treated as a result, not an error."""
@@ -167,12 +160,6 @@ def grid_values(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
 def attention_inputs(seed: int, n: int = 6, d: int = 8) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(seed)
     return grid_values(rng, (n, d)), grid_values(rng, (n, d)), grid_values(rng, (n, d))
-
-
-def causal_mask(n: int, m: int | None = None) -> np.ndarray:
-    """impl.attention.causal_allowed as a numpy array, under the name
-    test_teaser4_masking_without_softmax still imports."""
-    return causal_allowed(n, m, like=np.zeros(1))
 
 
 def exact_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: np.ndarray) -> np.ndarray:

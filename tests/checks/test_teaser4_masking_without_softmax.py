@@ -12,11 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impl import oracle
+from impl.attention import causal_allowed
 from impl.registry import cases, to_numpy
 from tests.checks.helpers import (
     claim_tolerance,
     compare_printed_vector,
     compare_to_exact,
+    numeric_bound,
     printed,
 )
 from tests.checks.masking_support import (
@@ -24,14 +26,11 @@ from tests.checks.masking_support import (
     attention_inputs,
     cached_exact_masked_softmax,
     call_attention,
-    causal_mask,
     exp_op,
     fill_masked,
     finfo,
     fractions_divided_by_sum,
-    in_dtype,
     normal_masked_rows,
-    numeric_bound,
     op_cases,
     row_behaviour,
 )
@@ -245,7 +244,7 @@ CONSTANTLY = "negative-scores-happen-constantly"
 @pytest.mark.claim(CONSTANTLY, reading="at-initialization")
 def test_negative_valid_scores_at_initialization(evidence):
     scores = _initial_scores()
-    valid = scores[:, causal_mask(scores.shape[1])]
+    valid = scores[:, causal_allowed(scores.shape[1], like=np.zeros(1))]
     fraction = float(np.mean(valid < 0))
     evidence.record_inputs(sequences=200, tokens=16, d_model=64, seed=0, valid_scores=valid.size)
     evidence.property_holds(
@@ -257,7 +256,7 @@ def test_negative_valid_scores_at_initialization(evidence):
 def test_mask_to_zero_rows_with_negative_weights(evidence):
     scores = _initial_scores()
     n = scores.shape[1]
-    allowed = causal_mask(n)
+    allowed = causal_allowed(n, like=np.zeros(1))
     zeroed = np.where(allowed, scores, 0.0)
     with np.errstate(all="ignore"):
         weights = zeroed / zeroed.sum(axis=-1, keepdims=True)
@@ -385,7 +384,7 @@ def test_neg_inf_weights_exactly_zero(evidence, case):
 def test_valid_weights_normalized_over_valid_scores(evidence, case):
     worst = 0.0
     for scores, allowed in normal_masked_rows(15):
-        exact = cached_exact_masked_softmax(tuple(in_dtype(case, scores)), allowed)
+        exact = cached_exact_masked_softmax(tuple(case.rounded(scores)), allowed)
         out = case.run_float64(fill_masked(scores, allowed, NEG_INF))
         kept = np.asarray(allowed)
         ratio = float(np.max(np.abs(out[kept] - exact[kept]))) / numeric_bound(case.dtype, exact)
@@ -408,10 +407,10 @@ EDGES = "neg-inf-masking-handles-all-edge-cases"
 @pytest.mark.parametrize("case", SOFTMAX)
 def test_every_causal_row(evidence, case):
     scores = np.random.default_rng(16).normal(0.0, 2.0, (8, 8))
-    allowed = causal_mask(8)
+    allowed = causal_allowed(8, like=np.zeros(1))
     worst = 0.0
     for row, keep in zip(scores, allowed, strict=True):
-        exact = cached_exact_masked_softmax(tuple(in_dtype(case, row)), tuple(keep.tolist()))
+        exact = cached_exact_masked_softmax(tuple(case.rounded(row)), tuple(keep.tolist()))
         out = case.run_float64(fill_masked(row.tolist(), keep.tolist(), NEG_INF))
         error = float(np.max(np.abs(out - exact)))
         worst = max(
@@ -451,7 +450,7 @@ def test_fully_masked_softmax_row(evidence, case):
 @pytest.mark.parametrize("case", ATTENTION)
 def test_fully_masked_attention_row(evidence, case):
     q, k, v = attention_inputs(seed=14)
-    allowed = causal_mask(q.shape[0])
+    allowed = causal_allowed(q.shape[0], like=np.zeros(1))
     allowed[0] = False
     out = call_attention(case, q, k, v, allowed=allowed)
     evidence.record_inputs(seed=14, mask="causal, row 0 fully masked")
