@@ -103,9 +103,6 @@ def pytest_configure(config: pytest.Config) -> None:
     reports = state.option_path("--reports-dir", "claimcheck_reports_dir")
     if reports is None or config.getoption("--no-reports") or hasattr(config, "workerinput"):
         return
-    # A run killed before it writes must not leave an older report that reads as current.
-    for stale in ("verdict.json", "verdict.html"):
-        (reports / stale).unlink(missing_ok=True)
     # The detailed logs go beside the verdict report unless the user chose other paths.
     if getattr(config.option, "xmlpath", None) is None:
         config.option.xmlpath = str(reports / "junit.xml")
@@ -116,6 +113,15 @@ def pytest_configure(config: pytest.Config) -> None:
         from claimcheck import html_log
 
         config.pluginmanager.register(html_log.HtmlLogColumns(state), "claimcheck-html-log")
+
+
+def _forget_old_reports(state: ClaimSession) -> None:
+    """A claims run killed before it writes must not leave an older report reading as current."""
+    reports = state.option_path("--reports-dir", "claimcheck_reports_dir")
+    if reports is None or state.config.getoption("--no-reports"):
+        return
+    for stale in ("verdict.json", "verdict.html"):
+        (reports / stale).unlink(missing_ok=True)
 
 
 # -- collection: load claims, validate links -----------------------------------------------------
@@ -140,15 +146,17 @@ def pytest_collection_modifyitems(
         if link is not None:
             links[item.nodeid] = link
             item.user_properties.append(("claim", link.claim_id))
-    if not links and not config.getoption("--claim") and not state.collection_errors:
+    claims_dir = state.option_path("--claims-dir", "claimcheck_claims_dir")
+    broken_checks = bool(state.collection_errors) and claims_dir is not None
+    if not links and not config.getoption("--claim") and not broken_checks:
         return  # no claim checks collected: an ordinary test run
     state.links = links
+    _forget_old_reports(state)
     if state.collection_errors:
         # Links cannot be judged when check modules failed to import: report that (pytest then
         # stops with "errors during collection"), not a list of claims "without a check".
         state.stop_errors = [f"could not collect {entry}" for entry in state.collection_errors]
         return
-    claims_dir = state.option_path("--claims-dir", "claimcheck_claims_dir")
     if claims_dir is None:
         state.stop_errors = [
             "checks name claims, but no claims directory is configured "

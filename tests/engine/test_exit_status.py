@@ -251,3 +251,26 @@ def test_import_error_in_a_check_module_is_named_not_hidden(pytester):
     result.stdout.fnmatch_lines(["*could not collect test_checks.py*"])
     assert "has no check" not in result.stdout.str() + result.stderr.str()
     assert report(project)["summary"]["stop_errors"]
+
+
+def test_a_killed_run_leaves_no_old_report_reading_as_current(pytester):
+    project = make_project(
+        pytester,
+        [claim_yaml("a"), claim_yaml("b")],
+        HOLDS + "\n\n@pytest.mark.claim('b')\ndef test_b():\n    import os\n    os._exit(9)\n",
+    )
+    reports = project / "reports"
+    reports.mkdir()
+    (reports / "verdict.html").write_text("an older run", encoding="utf-8")
+    result = pytester.runpytest_subprocess("-p", "no:html")
+    assert result.ret == 9
+    assert not (reports / "verdict.html").exists()
+
+
+def test_an_ordinary_test_run_keeps_the_last_report(pytester):
+    make_project(pytester, [claim_yaml("a")], HOLDS)
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    (pytester.path / "reports").mkdir()
+    (pytester.path / "reports" / "verdict.html").write_text("last verify", encoding="utf-8")
+    assert pytester.runpytest_inprocess("test_plain.py").ret == 0
+    assert (pytester.path / "reports" / "verdict.html").read_text(encoding="utf-8") == "last verify"
