@@ -18,10 +18,10 @@ TORCH_CPU = "torch==2.13.0"
 PYTHON = "3.11"
 
 
-def _install(session: nox.Session, extras: str = "test") -> None:
+def _install(session: nox.Session, extras: str = "") -> None:
     if os.environ.get("CLAIMCHECK_SYSTEM_TORCH") != "1":
         session.install(TORCH_CPU)
-    session.install("-e", f".[{extras}]")
+    session.install("-e", f".[{extras}]" if extras else ".")
 
 
 @nox.session(python=PYTHON)
@@ -43,7 +43,7 @@ def verify(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The test suite CI runs: engine tests and the claim checks, without the training runs.
     Triton is installed so our kernels' tests run (interpreter on CPU, sm_90 build)."""
-    _install(session, extras="test,triton")
+    _install(session, extras="triton")
     session.run(
         "pytest",
         "tests",
@@ -115,7 +115,7 @@ def gpu(session: nox.Session) -> None:
 def triton(session: nox.Session) -> None:
     """Our Triton kernels without a GPU: their tests (Triton's interpreter, and the sm_90 build
     by the bundled ptxas), then every claim check run on them under the interpreter."""
-    _install(session, extras="test,triton")
+    _install(session, extras="triton")
     session.run("pytest", "tests/engine/test_triton_kernels.py", "-rs", "--no-reports")
     session.run(
         "pytest",
