@@ -38,9 +38,6 @@ class ClaimTolerance:
             return relative_claim_tolerance(printed, float(spec["relative"]))
         raise ValueError(f"unsupported claim tolerance {dict(spec)!r}")
 
-    def holds(self, printed: float, true: float) -> bool:
-        return abs(true - printed) <= self.bound * (1 + 1e-12)
-
 
 def relative_claim_tolerance(printed: float, relative: float) -> ClaimTolerance:
     bound = abs(printed) * relative
