@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Source = Literal["article", "oracle", "property"]
+Source = Literal["article", "oracle", "property", "statistic"]
 
 
 SHOWN_VALUES = 24  # longer arrays are summarised: the report stays small with thousands of checks
@@ -86,6 +86,7 @@ class Comparison:
     tolerance: str
     holds: bool
     decimals: int | None = None  # printed precision, to print the corrected value in the errata
+    inconclusive: bool = False  # a statistic whose interval straddles the claim's boundary
 
     def as_dict(self) -> dict[str, Any]:
         return _plain(asdict(self))
@@ -183,10 +184,50 @@ class Evidence:
         )
         return bool(holds)
 
+    def interval_decision(
+        self,
+        quantity: str,
+        interval: tuple[float, float],
+        region: tuple[float | None, float | None],
+        rule: str,
+        needed: str = "",
+    ) -> str:
+        """A statistic's confidence interval against the region the claim asserts, decided by a
+        rule fixed before sampling: 'holds' when the interval lies inside the region, 'fails'
+        when it lies outside, 'inconclusive' when it straddles a boundary (never evidence
+        against; `needed` says what sample would decide it)."""
+        low, high = float(interval[0]), float(interval[1])
+        lo, hi = region
+        inside = (lo is None or low >= lo) and (hi is None or high <= hi)
+        outside = (lo is not None and high < lo) or (hi is not None and low > hi)
+        decision = "holds" if inside else "fails" if outside else "inconclusive"
+        shown = f"[{'-∞' if lo is None else f'{lo:g}'}, {'∞' if hi is None else f'{hi:g}'}]"
+        text = f"{rule}; interval [{low:.4g}, {high:.4g}] vs region {shown}: {decision}"
+        if decision == "inconclusive" and needed:
+            text += f" ({needed})"
+        self.comparisons.append(
+            Comparison(
+                quantity,
+                "statistic",
+                shown,
+                [low, high],
+                None,
+                None,
+                text,
+                decision == "holds",
+                inconclusive=decision == "inconclusive",
+            )
+        )
+        return decision
+
     # -- reading ---------------------------------------------------------------------------
     @property
     def failed_comparisons(self) -> list[Comparison]:
-        return [c for c in self.comparisons if not c.holds]
+        return [c for c in self.comparisons if not c.holds and not c.inconclusive]
+
+    @property
+    def inconclusive(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.inconclusive]
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import pytest
@@ -40,9 +40,19 @@ def link_of(item: pytest.Item) -> Link | None:
     return Link(marker.args[0], marker.kwargs.get("reading"))
 
 
-def link_errors(claims: Mapping[str, Claim], links: Mapping[str, Link]) -> list[str]:
-    """Every linking problem at once: unknown claims or readings, claims or readings unchecked."""
-    errors = []
+def link_errors(
+    claims: Mapping[str, Claim],
+    links: Mapping[str, Link],
+    known_scope: Callable[[str], bool] = lambda scope: True,
+) -> list[str]:
+    """Every linking problem at once: unknown claims, readings or scopes, claims or readings
+    unchecked."""
+    errors = [
+        f"{_where(c)}: claim {c.id!r} names unknown scope {c.scope!r} (a selection in "
+        "impl/selections.py, or math, article, training)"
+        for c in claims.values()
+        if c.scope is not None and not known_scope(c.scope)
+    ]
     checked: dict[str, set[str | None]] = {}
     for nodeid, link in links.items():
         claim = claims.get(link.claim_id)

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 
 from claimcheck.errors import ClaimErrors, ClaimFileError, Location
-from claimcheck.model import Claim, Kind, Reading, Verdict
+from claimcheck.model import Claim, Kind, Reading, Role, Verdict
 from claimcheck.yaml_source import PositionedDocument, read_yaml
 
 SCHEMA_FILE = "schema.json"
@@ -53,7 +53,11 @@ def _claim_from(doc: PositionedDocument, index: int, raw: dict[str, Any], sectio
         kind=Kind(raw["kind"]),
         expect=Verdict(raw["expect"]),
         version=raw["version"],
-        readings=tuple(Reading(r["id"], r["text"]) for r in raw.get("readings", [])),
+        readings=tuple(
+            Reading(r["id"], r["text"], Role(r.get("role", "part"))) for r in raw.get("readings", [])
+        ),
+        rationale=raw.get("rationale"),
+        scope=raw.get("scope"),
         claimed=dict(raw.get("claimed", {})),
         parameters=dict(raw.get("parameters", {})),
         tolerance=raw.get("tolerance"),
@@ -62,6 +66,37 @@ def _claim_from(doc: PositionedDocument, index: int, raw: dict[str, Any], sectio
         source=doc.file,
         line=doc.line_of(("claims", index)),
     )
+
+
+def _reading_rule_errors(
+    doc: PositionedDocument, index: int, raw: dict[str, Any]
+) -> list[ClaimFileError]:
+    """The primary-reading rules that a schema cannot say (docs/design.md)."""
+    readings = raw.get("readings", [])
+    roles = [r.get("role", "part") for r in readings]
+    where = doc.location(("claims", index, "readings"))
+    errors = []
+    if readings and roles.count("alternative") == len(roles):
+        errors.append(
+            ClaimFileError(where, f"claim {raw['id']!r}: only alternative readings; one must decide")
+        )
+    if "ambiguous" in roles and (roles.count("ambiguous") != 2 or "part" in roles):
+        errors.append(
+            ClaimFileError(
+                where,
+                f"claim {raw['id']!r}: 'ambiguous' marks exactly two readings as both primary "
+                "(and then no 'part')",
+            )
+        )
+    if ("ambiguous" in roles or "alternative" in roles) and not raw.get("rationale"):
+        errors.append(
+            ClaimFileError(
+                doc.location(("claims", index)),
+                f"claim {raw['id']!r}: a claim with alternative or ambiguous readings needs a "
+                "'rationale' saying why the context picks its primary reading (or neither)",
+            )
+        )
+    return errors
 
 
 def load_file(file: Path, schema_path: Path) -> list[Claim]:
@@ -82,6 +117,7 @@ def load_file(file: Path, schema_path: Path) -> list[Claim]:
                     )
                 )
             seen_readings[reading["id"]] = r_index
+        errors.extend(_reading_rule_errors(doc, index, raw))
         claims.append(_claim_from(doc, index, raw, doc.data["section"]))
     if errors:
         raise ClaimErrors(errors)

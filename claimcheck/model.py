@@ -12,6 +12,7 @@ class Verdict(enum.StrEnum):
     SUPPORTED = "SUPPORTED"
     REFUTED = "REFUTED"
     PARTLY_SUPPORTED = "PARTLY SUPPORTED"
+    INCONCLUSIVE = "INCONCLUSIVE"
     NOT_CHECKABLE = "NOT CHECKABLE"
     ERROR = "ERROR"
     NOT_RUN = "NOT RUN"
@@ -32,12 +33,25 @@ class Kind(enum.StrEnum):
     NOT_CHECKABLE = "not-checkable"
 
 
+class Role(enum.StrEnum):
+    """What a reading is to its claim (docs/design.md, "What decides a verdict")."""
+
+    PART = "part"  # one part of the primary reading: every part decides
+    ALTERNATIVE = "alternative"  # another plausible reading: checked and shown, never decides
+    AMBIGUOUS = "ambiguous"  # one of two readings the context cannot choose between: both decide
+
+
 @dataclass(frozen=True)
 class Reading:
-    """One way to read an ambiguous statement, or one condition it needs; checked separately."""
+    """One part of what the claim asserts, or another way to read it; checked separately."""
 
     id: str
     text: str
+    role: Role = Role.PART
+
+    @property
+    def decides(self) -> bool:
+        return self.role is not Role.ALTERNATIVE
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,8 @@ class Claim:
     expect: Verdict
     version: int
     readings: tuple[Reading, ...] = ()
+    rationale: str | None = None  # why a careful reader takes the statement this way, in context
+    scope: str | None = None  # the selection of implementations the claim is about (impl/)
     claimed: dict[str, Any] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     tolerance: dict[str, float] | None = None
@@ -64,3 +80,11 @@ class Claim:
 
     def reading(self, reading_id: str) -> Reading | None:
         return next((r for r in self.readings if r.id == reading_id), None)
+
+    @property
+    def deciding_readings(self) -> tuple[Reading, ...]:
+        return tuple(r for r in self.readings if r.decides)
+
+    @property
+    def ambiguous(self) -> bool:
+        return any(r.role is Role.AMBIGUOUS for r in self.readings)

@@ -1,13 +1,17 @@
 """Verdict rules: from the outcomes of a claim's checks to one verdict, with the reason why.
 
-A failed assertion is evidence about the claim; a crash (any other exception) is a defect of ours
-and makes the verdict ERROR. Skipped checks never count as support.
+The rules are those of docs/design.md ("What decides a verdict"): only the primary reading
+decides (its parts, or the two readings of an `ambiguous` claim); alternative readings are checked
+and shown beside it; a check on an implementation outside the claim's scope is shown, never
+counted; a statistical check can be inconclusive, which is never evidence against. A failed
+assertion is evidence; any other exception is a defect of ours (ERROR); a selected check that did
+not execute makes the claim NOT RUN, never SUPPORTED.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +21,18 @@ from claimcheck.model import Claim, Verdict
 class Outcome(enum.StrEnum):
     HOLDS = "holds"  # the check ran and the claim held
     FAILS = "fails"  # the check ran and an assertion about the claim failed
+    INCONCLUSIVE = "inconclusive"  # a statistical check whose interval straddles the boundary
     CRASHED = "crashed"  # an exception other than a failed assertion: a harness bug
-    SKIPPED = "skipped"  # not run here, with a reason (e.g. no CUDA device)
+    SKIPPED = "skipped"  # not run here, with a stated reason (e.g. no CUDA device)
+    NOT_EXECUTED = "not executed"  # selected, but the run stopped before it (-x, interrupt)
+
+
+class Standing(enum.StrEnum):
+    """What a check's outcome counts for in its claim's verdict."""
+
+    DECIDES = "decides"
+    ALTERNATIVE = "alternative reading"
+    OUT_OF_SCOPE = "out of scope"
 
 
 @dataclass
@@ -31,6 +45,7 @@ class CheckResult:
     message: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
+    standing: Standing = Standing.DECIDES
 
     @property
     def label(self) -> str:
@@ -39,6 +54,16 @@ class CheckResult:
         parts += [v for v in self.params.values() if v]
         return " · ".join(parts) or self.nodeid.rsplit("::", 1)[-1]
 
+    @property
+    def implementation(self) -> str | None:
+        return self.params.get("implementation")
+
+
+class NotRunCause(enum.StrEnum):
+    STOPPED = "stopped"  # the run ended before a selected deciding check executed: the run fails
+    SKIPPED = "skipped"  # every deciding check skipped with a stated reason (e.g. no GPU)
+    UNSELECTED = "unselected"  # -k / -m left a deciding part without a check
+
 
 @dataclass
 class ClaimResult:
@@ -46,10 +71,24 @@ class ClaimResult:
     verdict: Verdict
     explanation: str
     checks: list[CheckResult]
+    # Outcome of each deciding unit (a part, an ambiguous reading, or the statement itself, "")
+    # and of each alternative reading: what the report shows beside the verdict.
+    parts: dict[str, str] = field(default_factory=dict)
+    alternatives: dict[str, str] = field(default_factory=dict)
+    not_run_cause: NotRunCause | None = None
 
     @property
     def matches_expect(self) -> bool:
         return self.verdict is self.claim.expect
+
+
+# Which implementations a claim's scope covers: None when the claim names no scope (every check
+# decides), else the ids of the built-in implementations in its selection (empty for 'math').
+ScopeMembers = Callable[[str | None], frozenset[str] | None]
+
+
+def _no_scope(_scope: str | None) -> frozenset[str] | None:
+    return None
 
 
 def _names(checks: Iterable[CheckResult]) -> str:
@@ -58,66 +97,139 @@ def _names(checks: Iterable[CheckResult]) -> str:
     return shown + (f" and {len(labels) - 8} more" if len(labels) > 8 else "")
 
 
-def decide(claim: Claim, checks: Sequence[CheckResult]) -> ClaimResult:
-    """Apply the rules of DESIGN.md to one claim."""
+def standing_of(claim: Claim, check: CheckResult, members: frozenset[str] | None) -> Standing:
+    reading = claim.reading(check.reading) if check.reading else None
+    if reading is not None and not reading.decides:
+        return Standing.ALTERNATIVE
+    if members is not None and check.implementation is not None:
+        if check.implementation not in members:
+            return Standing.OUT_OF_SCOPE
+    return Standing.DECIDES
+
+
+def unit_outcome(checks: Sequence[CheckResult]) -> str:
+    """One part's (or reading's) outcome from its checks: 'fails' if any check fails, else
+    'inconclusive' if any is, else 'holds' if any ran; 'skipped' / 'not selected' otherwise."""
+    if not checks:
+        return "not selected"
+    outcomes = {c.outcome for c in checks}
+    for outcome in (Outcome.CRASHED, Outcome.NOT_EXECUTED, Outcome.FAILS, Outcome.INCONCLUSIVE):
+        if outcome in outcomes:
+            return outcome.value
+    if Outcome.HOLDS in outcomes:
+        return Outcome.HOLDS.value
+    return Outcome.SKIPPED.value
+
+
+def _unit_text(claim: Claim, unit: str) -> str:
+    reading = claim.reading(unit)
+    return f"'{unit}' ({reading.text.strip().rstrip('.')})" if reading else "the statement"
+
+
+def decide(
+    claim: Claim, checks: Sequence[CheckResult], scope_members: ScopeMembers = _no_scope
+) -> ClaimResult:
+    """Apply the rules of docs/design.md to one claim."""
+    checks = list(checks)
     if not claim.checkable:
-        return ClaimResult(claim, Verdict.NOT_CHECKABLE, claim.reason or "", list(checks))
-    crashed = [c for c in checks if c.outcome is Outcome.CRASHED]
-    ran = [c for c in checks if c.outcome is not Outcome.SKIPPED]
-    skipped = [c for c in checks if c.outcome is Outcome.SKIPPED]
-    holds = [c for c in ran if c.outcome is Outcome.HOLDS]
-    fails = [c for c in ran if c.outcome is Outcome.FAILS]
+        return ClaimResult(claim, Verdict.NOT_CHECKABLE, claim.reason or "", checks)
+    members = scope_members(claim.scope)
+    for check in checks:
+        check.standing = standing_of(claim, check, members)
+    deciding = [c for c in checks if c.standing is Standing.DECIDES]
+
+    def result(verdict: Verdict, why: str, cause: NotRunCause | None = None) -> ClaimResult:
+        return ClaimResult(claim, verdict, why, checks, parts, alternatives, cause)
+
+    units = [r.id for r in claim.deciding_readings] or [""]
+    by_unit = {u: [c for c in deciding if (c.reading or "") == u] for u in units}
+    parts = {u: unit_outcome(by_unit[u]) for u in units}
+    alternatives = {
+        r.id: unit_outcome([c for c in checks if c.reading == r.id])
+        for r in claim.readings
+        if not r.decides
+    }
+    skipped = [c for c in deciding if c.outcome is Outcome.SKIPPED]
     skip_note = f" Not run here: {_names(skipped)}." if skipped else ""
+
+    crashed = [c for c in checks if c.outcome is Outcome.CRASHED]
     if crashed:
-        return ClaimResult(
-            claim,
-            Verdict.ERROR,
-            f"A check crashed (a harness defect, not evidence): {_names(crashed)}.",
-            list(checks),
+        return result(
+            Verdict.ERROR, f"A check crashed (a harness defect, not evidence): {_names(crashed)}."
         )
-    if not ran:
+    stopped = [c for c in deciding if c.outcome is Outcome.NOT_EXECUTED]
+    if stopped:
+        return result(
+            Verdict.NOT_RUN,
+            f"The run stopped before {len(stopped)} deciding check(s) ran: {_names(stopped)}.",
+            NotRunCause.STOPPED,
+        )
+    unselected = [u for u, o in parts.items() if o == "not selected"]
+    if unselected:
+        return result(
+            Verdict.NOT_RUN,
+            "No check of " + ", ".join(_unit_text(claim, u) for u in unselected)
+            + " was selected in this run.",
+            NotRunCause.UNSELECTED,
+        )
+    all_skipped = [u for u, o in parts.items() if o == Outcome.SKIPPED.value]
+    if all_skipped:
         reasons = sorted({c.message for c in skipped if c.message})
-        why = "; ".join(reasons) if reasons else "no check was selected"
-        return ClaimResult(claim, Verdict.NOT_RUN, f"Every check was skipped: {why}.", list(checks))
-    selected = {c.reading for c in checks}
-    unrun = [
-        r.id for r in claim.readings if r.id in selected and r.id not in {c.reading for c in ran}
-    ]
-    unselected = [r.id for r in claim.readings if r.id not in selected]
-    if unselected:  # narrowed by -k / -m: said, not counted
-        skip_note += f" Reading(s) not selected in this run: {', '.join(unselected)}."
-    if not fails and unrun:
-        # SUPPORTED means every reading ran and holds: a reading that never ran caps it.
-        return ClaimResult(
-            claim,
-            Verdict.PARTLY_SUPPORTED,
-            f"Holds for {_names(holds)}; reading(s) {', '.join(unrun)} not run here.{skip_note}",
-            list(checks),
+        return result(
+            Verdict.NOT_RUN,
+            "Every deciding check of "
+            + ", ".join(_unit_text(claim, u) for u in all_skipped)
+            + f" was skipped: {'; '.join(reasons) or 'no reason given'}.",
+            NotRunCause.SKIPPED,
         )
-    if not fails:
-        return ClaimResult(
-            claim,
-            Verdict.SUPPORTED,
-            f"All {len(holds)} checks that ran hold.{skip_note}",
-            list(checks),
+
+    holding = [u for u, o in parts.items() if o == Outcome.HOLDS.value]
+    failing = [u for u, o in parts.items() if o == Outcome.FAILS.value]
+    undecided = [u for u, o in parts.items() if o == Outcome.INCONCLUSIVE.value]
+    alt_note = "".join(
+        f" Under the alternative reading {_unit_text(claim, a)} the check {o}."
+        for a, o in alternatives.items()
+        if o in (Outcome.HOLDS.value, Outcome.FAILS.value, Outcome.INCONCLUSIVE.value)
+    )
+    if len(holding) == len(units):
+        n = sum(1 for c in deciding if c.outcome is Outcome.HOLDS)
+        return result(Verdict.SUPPORTED, f"All {n} deciding checks hold.{skip_note}{alt_note}")
+    if failing and not holding:
+        fails = [c for c in deciding if c.outcome is Outcome.FAILS]
+        if claim.ambiguous and len(failing) == len(units):
+            why = "Both readings fail."
+        elif units == [""]:
+            why = f"The statement fails: {_names(fails)}."
+        else:
+            why = "Fails: " + "; ".join(_unit_text(claim, u) for u in failing) + "."
+        return result(Verdict.REFUTED, f"{why}{skip_note}{alt_note}")
+    if failing and holding:
+        kind = "reading" if claim.ambiguous else "part"
+        why = (
+            f"Holds for the {kind}(s) "
+            + "; ".join(_unit_text(claim, u) for u in holding)
+            + f" — fails for the {kind}(s) "
+            + "; ".join(_unit_text(claim, u) for u in failing)
+            + "."
         )
-    if not holds:
-        return ClaimResult(
-            claim,
-            Verdict.REFUTED,
-            f"All {len(fails)} checks that ran fail.{skip_note}",
-            list(checks),
-        )
-    return ClaimResult(
-        claim,
-        Verdict.PARTLY_SUPPORTED,
-        f"Holds for {_names(holds)}; fails for {_names(fails)}.{skip_note}",
-        list(checks),
+        return result(Verdict.PARTLY_SUPPORTED, f"{why}{skip_note}{alt_note}")
+    undecided_checks = [c for c in deciding if c.outcome is Outcome.INCONCLUSIVE]
+    detail = "; ".join(sorted({c.message for c in undecided_checks if c.message}))
+    return result(
+        Verdict.INCONCLUSIVE,
+        "The statistical evidence does not decide "
+        + ", ".join(_unit_text(claim, u) for u in undecided)
+        + (f": {detail}" if detail else "")
+        + f".{skip_note}{alt_note}",
     )
 
 
-def decide_all(claims: Iterable[Claim], checks: Sequence[CheckResult]) -> list[ClaimResult]:
+def decide_all(
+    claims: Iterable[Claim],
+    checks: Sequence[CheckResult],
+    scope_members: ScopeMembers = _no_scope,
+) -> list[ClaimResult]:
     by_claim: dict[str, list[CheckResult]] = {}
     for check in checks:
         by_claim.setdefault(check.claim_id, []).append(check)
-    return [decide(claim, by_claim.get(claim.id, [])) for claim in claims]
+    return [decide(claim, by_claim.get(claim.id, []), scope_members) for claim in claims]

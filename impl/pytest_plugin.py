@@ -1,17 +1,20 @@
-"""Run the conformance checks on your own softmax: `pytest tests/checks --impl pkg.mod:softmax`.
+"""The implementations under test, for one pytest run: the run's registry and the `cases`
+marker that parametrizes a check over a selection of it.
 
-A user function is a softmax `f(x, axis=-1)` or `f(x, dim=-1)` on numpy arrays or torch tensors.
-It is probed once with a tiny input to learn its keyword and backend (numpy if it takes numpy
-arrays, else torch), then registered as `user-<function name>` with role softmax and tags
-{"row-wise", "stable", "user"}, so every check that runs over the registry runs on it.
-`--impl` may also name an Implementation object, registered as it is (any role).
+`pytest tests/checks --impl pkg.mod:softmax` adds a user function: a softmax `f(x, axis=-1)` or
+`f(x, dim=-1)` on numpy arrays or torch tensors. It is probed once with a tiny input to learn its
+keyword and backend (numpy if it takes numpy arrays, else torch), then registered as
+`user-<function name>` with role softmax and tags {"row-wise", "stable", "user"}, so every check
+whose selection matches runs on it; it is in no claim's scope (impl/selections.py), so it never
+changes an article verdict. `--impl` may also name an Implementation object (any role).
 
 Installed packages can offer implementations through the entry-point group
 `softmax_claimcheck.implementations`; each entry point resolves to a softmax function (registered
 as `user-<entry point name>`) or to an Implementation.
 
-Anything wrong with an --impl or an entry point stops the run with a pytest UsageError that names
-the problem, before any check runs. Registered implementations are removed when the run ends.
+Like claimcheck's plugin, this one does nothing in a run that did not opt in. Anything wrong with
+an --impl or an entry point stops the run with a pytest UsageError that names the problem, before
+any check runs.
 """
 
 from __future__ import annotations
@@ -20,18 +23,22 @@ import importlib
 import inspect
 from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
 from impl.model import ALL_DTYPES, NUMPY_DTYPES, Implementation
 
+if TYPE_CHECKING:
+    from impl.registry import Registry
+
 ENTRY_POINT_GROUP = "softmax_claimcheck.implementations"
 USER_TAGS = frozenset({"row-wise", "stable", "user"})
 ROLES = ("softmax", "log-softmax", "normalizer", "attention")
 PROBE = [[0.0, 1.0, 2.0], [3.0, 1.0, -1.0]]  # two rows: a (2, 3) output is expected back
-_REGISTERED = pytest.StashKey[list[str]]()
+CASES_MARKER = "cases"
+REGISTRY_KEY = pytest.StashKey["Registry"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,43 +51,74 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _opted_in(config: pytest.Config) -> bool:
+    from claimcheck.plugin import opted_in
+
+    return opted_in(config) or bool(config.getoption("impl"))
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Register before collection: the checks' parametrization reads the registry at import."""
+    """Build the run's registry before collection: the checks' parametrization reads it."""
+    if not _opted_in(config):
+        return
+    config.addinivalue_line(
+        "markers",
+        f"{CASES_MARKER}(selection=None, *, ids=None, dtypes=..., devices=..., backend=None): "
+        "run this check on every implementation case of a selection (impl/selections.py)",
+    )
     found = [from_option(spec) for spec in config.getoption("impl") or []]
     found += [from_entry_point(ep) for ep in entry_points(group=ENTRY_POINT_GROUP)]
-    if not found:
-        return  # the registry (and torch) is imported only when there is something to add
-    from impl import registry
+    from impl.registry import Registry, known_scope
 
+    registry = Registry.builtin()
     ids = [i.id for i in found]
-    clashes = sorted({i for i in ids if ids.count(i) > 1 or _builtin_id(i)})
+    clashes = sorted({i for i in ids if ids.count(i) > 1 or i in registry})
     if clashes:
         raise pytest.UsageError(
             f"implementation id(s) already taken: {', '.join(clashes)}; "
             "give the functions distinct names"
         )
-    for implementation in found:
-        registry.register(implementation)
-    config.stash[_REGISTERED] = ids
+    registry = registry.with_added(found)
+    config.stash[REGISTRY_KEY] = registry
+    from claimcheck.plugin import RUN_KEY
+
+    run = config.stash.get(RUN_KEY, None)
+    if run is not None:
+        run.scope_members = registry.scope_members
+        run.known_scope = known_scope
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    registered = config.stash.get(_REGISTERED, [])
-    if registered:
-        from impl import registry
-
-        for impl_id in registered:
-            registry.unregister(impl_id)
-
-
-def _builtin_id(impl_id: str) -> bool:
-    from impl import registry
-
+def registry_of(config: pytest.Config) -> Registry:
     try:
-        registry.get(impl_id)
+        return config.stash[REGISTRY_KEY]
     except KeyError:
-        return False
-    return True
+        raise pytest.UsageError(
+            "implementation checks need a claims run (ini claimcheck_claims_dir, --claims-dir "
+            "or --impl)"
+        ) from None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`@pytest.mark.cases("selection", dtypes=..., ...)` parametrizes the check's `case`."""
+    marker = metafunc.definition.get_closest_marker(CASES_MARKER)
+    if marker is None:
+        return
+    if "case" not in metafunc.fixturenames:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: @pytest.mark.cases needs a `case` argument"
+        )
+    registry = registry_of(metafunc.config)
+    try:
+        params = registry.cases(*marker.args, **marker.kwargs)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
+    metafunc.parametrize("case", params)
+
+
+@pytest.fixture
+def implementations(request: pytest.FixtureRequest) -> Registry:
+    """The run's registry (the built-ins and the user's), for checks that look one up by id."""
+    return registry_of(request.config)
 
 
 # -- resolving ----------------------------------------------------------------------------------

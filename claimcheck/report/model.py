@@ -10,9 +10,9 @@ from typing import Any
 
 from claimcheck.evidence import Evidence, _plain
 from claimcheck.model import Verdict
-from claimcheck.verdicts import CheckResult, ClaimResult, Outcome
+from claimcheck.verdicts import CheckResult, ClaimResult, Outcome, Standing
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 IMPL_KEYS = ("implementation", "device", "dtype")
 PRECISE_FIRST = ("mpmath", "exact", "float64")
 
@@ -28,6 +28,7 @@ def _check_dict(check: CheckResult) -> dict[str, Any]:
         "params": check.params,
         "label": check.label,
         "outcome": check.outcome.value,
+        "standing": check.standing.value,
         "message": check.message,
         "duration_s": round(check.duration_s, 4),
         "evidence": check.evidence or Evidence().as_dict(),
@@ -42,8 +43,16 @@ def _claim_dict(result: ClaimResult) -> dict[str, Any]:
         "quote": claim.quote,
         "statement": claim.statement,
         "kind": claim.kind.value,
+        "rationale": claim.rationale,
+        "scope": claim.scope,
         "readings": [
-            {"id": r.id, "text": r.text, "outcomes": _reading_outcomes(result, r.id)}
+            {
+                "id": r.id,
+                "text": r.text,
+                "role": r.role.value,
+                "outcome": result.parts.get(r.id) or result.alternatives.get(r.id),
+                "outcomes": _reading_outcomes(result, r.id),
+            }
             for r in claim.readings
         ],
         # .nan / .inf are valid YAML floats; JSON (allow_nan=False) takes them as text.
@@ -58,6 +67,7 @@ def _claim_dict(result: ClaimResult) -> dict[str, Any]:
         "verdict": result.verdict.value,
         "matches_expect": result.matches_expect,
         "explanation": result.explanation,
+        "not_run_cause": result.not_run_cause.value if result.not_run_cause else None,
         "rerun": rerun_commands(claim.id) if claim.checkable else [],
         "checks": [_check_dict(c) for c in sorted(result.checks, key=lambda c: c.nodeid)],
     }
@@ -87,6 +97,8 @@ def errata(results: Iterable[ClaimResult]) -> list[dict[str, Any]]:
             continue
         best: dict[str, tuple[int, dict[str, Any]]] = {}
         for check in result.checks:
+            if check.standing is not Standing.DECIDES:
+                continue  # errata come only from the primary reading
             for comparison in check.evidence.get("comparisons", []):
                 if comparison["source"] != "article" or comparison["holds"]:
                     continue
@@ -121,7 +133,14 @@ def _round(value: Any, decimals: int | None) -> Any:
 
 def conformance(results: Iterable[ClaimResult]) -> dict[str, Any]:
     """Claims × implementation/device/dtype: the worst outcome of the checks in each cell."""
-    order = [Outcome.CRASHED, Outcome.FAILS, Outcome.HOLDS, Outcome.SKIPPED]
+    order = [
+        Outcome.CRASHED,
+        Outcome.NOT_EXECUTED,
+        Outcome.FAILS,
+        Outcome.INCONCLUSIVE,
+        Outcome.HOLDS,
+        Outcome.SKIPPED,
+    ]
     columns: set[str] = set()
     rows = []
     for result in results:
@@ -141,29 +160,61 @@ def conformance(results: Iterable[ClaimResult]) -> dict[str, Any]:
     return {"columns": sorted(columns), "rows": rows}
 
 
+def at_a_glance(verdicts: list[ClaimResult], errata_rows: list[dict[str, Any]]) -> dict[str, int]:
+    """The few numbers a reader takes in first: how many checkable statements hold, how many are
+    wrong (in whole or in part), how many printed numbers are wrong."""
+    decided = [r for r in verdicts if r.claim.checkable]
+    count = {v: sum(1 for r in decided if r.verdict is v) for v in Verdict}
+    return {
+        "checkable": len(decided),
+        "hold": count[Verdict.SUPPORTED],
+        "wrong": count[Verdict.REFUTED],
+        "partly_wrong": count[Verdict.PARTLY_SUPPORTED],
+        "undecided": count[Verdict.INCONCLUSIVE],
+        "not_run": count[Verdict.NOT_RUN],
+        "errors": count[Verdict.ERROR],
+        "not_checkable": sum(1 for r in verdicts if not r.claim.checkable),
+        "wrong_numbers": len(errata_rows),
+    }
+
+
 def build(
     verdicts: list[ClaimResult],
     environment: dict[str, Any],
     stop_errors: list[str],
     problems: list[str],
     timings: dict[str, float],
+    interrupted: str | None = None,
 ) -> dict[str, Any]:
     counts = {v.value: 0 for v in Verdict}
     for result in verdicts:
         counts[result.verdict.value] += 1
+    errata_rows = errata(verdicts)
     return {
         "schema_version": SCHEMA_VERSION,
         "environment": environment,
         "summary": {
             "claims": len(verdicts),
             "counts": counts,
+            "at_a_glance": at_a_glance(verdicts, errata_rows),
             "checks": sum(len(r.checks) for r in verdicts),
             "ok": not stop_errors and not problems,
+            "finished": interrupted is None and not stop_errors,
+            "interrupted": interrupted,
             "problems": problems,
             "stop_errors": stop_errors,
         },
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "claims": [_claim_dict(r) for r in verdicts],
-        "errata": errata(verdicts),
+        "errata": errata_rows,
         "conformance": conformance(verdicts),
     }
+
+
+def in_progress(environment: dict[str, Any]) -> dict[str, Any]:
+    """What verdict.json says while a run is going: not finished, not ok."""
+    started = environment.get("date", "?")
+    data = build([], environment, [], [f"a run started at {started} has not finished"], {})
+    data["summary"]["finished"] = False
+    data["summary"]["interrupted"] = "in progress (or killed before it could write its report)"
+    return data

@@ -1,47 +1,86 @@
-"""Write verdict.json and verdict.html for a finished session."""
+"""Write verdict.json, verdict.html and errata.md for a finished run, each atomically.
+
+Each file is written to a temporary file in the same folder and renamed over the old one, so a
+reader (or a CI artifact upload) never sees a half-written report: a run killed mid-write leaves
+the previous complete file, and a run that cannot write says so in one line.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from claimcheck.report import environment, html, model
+from claimcheck.report import environment, errata_md, html, model
+
+STALE_LOGS = ("junit.xml", "tests.html")
 
 
-def seeds() -> dict[str, Any]:
+def seeds(profile: str) -> dict[str, Any]:
     return {
-        "hypothesis_profile": os.environ.get("CLAIMCHECK_PROFILE", "dev"),
+        "hypothesis_profile": profile,
         "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "random"),
         "checks": "each check seeds its own generator; see its inputs",
     }
 
 
-def write_reports(state: Any, out_dir: Path) -> dict[str, Path]:
-    from claimcheck.plugin import problems
+def atomic_write(path: Path, text: str) -> None:
+    """Write text to path through a temporary file and a rename (same filesystem)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+
+def to_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def mark_started(out_dir: Path, rootpath: Path, profile: str) -> None:
+    """At the start of a claims run: replace the previous verdict with one that says a run is in
+    progress (so a killed run never leaves an older report reading as current), and drop the
+    previous run's logs."""
+    data = model.in_progress(environment.collect(rootpath, seeds(profile)))
+    atomic_write(out_dir / "verdict.json", to_json(data))
+    atomic_write(out_dir / "verdict.html", html.render(data))
+    for stale in STALE_LOGS:
+        (out_dir / stale).unlink(missing_ok=True)
+
+
+def write_reports(run: Any, out_dir: Path) -> dict[str, Path]:
     started = time.perf_counter()
     data = model.build(
-        state.verdicts,
-        environment.collect(state.config.rootpath, seeds()),
-        state.stop_errors,
-        problems(state) if not state.stop_errors else [],
-        state.phase_s,
+        run.verdicts,
+        environment.collect(run.config.rootpath, seeds(run.profile)),
+        run.stop_errors,
+        run.problems,
+        run.phase_s,
+        run.interrupted,
     )
-    previous_path = state.config.getoption("--compare-with")
+    previous_path = run.config.getoption("--compare-with")
     if previous_path:
         from claimcheck.report.compare import compare
 
         data["comparison"] = compare(data, Path(previous_path))
-    json_path = out_dir / "verdict.json"
-    json_path.write_text(
-        json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n",
-        encoding="utf-8",
-    )
-    html_path = out_dir / "verdict.html"
-    html_path.write_text(html.render(data), encoding="utf-8")
-    state.phase_s["render"] = time.perf_counter() - started
-    return {"json": json_path, "html": html_path}
+    paths = {
+        "json": out_dir / "verdict.json",
+        "html": out_dir / "verdict.html",
+        "errata": out_dir / "errata.md",
+    }
+    # The HTML and Markdown are rendered before anything is replaced: a rendering error leaves
+    # the previous files whole.
+    texts = {"json": to_json(data), "html": html.render(data), "errata": errata_md.render(data)}
+    for key in ("errata", "html", "json"):  # verdict.json last: its presence means complete
+        atomic_write(paths[key], texts[key])
+    run.phase_s["render"] = time.perf_counter() - started
+    return paths

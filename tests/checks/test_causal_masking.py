@@ -12,15 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impl import attention
-from impl.registry import cases, to_numpy
-from tests.checks.helpers import (
+from impl.registry import to_numpy
+from tests.checks.support.claims import (
     Worst,
     compare_printed_vector,
     compare_to_exact,
     numeric_bound,
-    printed,
 )
-from tests.checks.masking_support import (
+from tests.checks.support.masking import (
     NEG_INF,
     added_mask,
     apply,
@@ -37,8 +36,8 @@ from tests.checks.masking_support import (
     row_behaviour,
 )
 
-SOFTMAX = cases(role="softmax")
-ATTENTION = cases(role="attention", tags={"masking"})
+SOFTMAX = pytest.mark.cases("softmax")
+ATTENTION = pytest.mark.cases("masking-attention")
 EXP_CASES = op_cases("exp", exp_op, "elementwise exp in the dtype")
 
 
@@ -87,7 +86,7 @@ def _normal_keys(rng, shape):
 
 
 @pytest.mark.claim("causal-mask-blocks-future", reading="causal-flag")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_future_tokens_do_not_change_earlier_outputs(evidence, case):
     evidence.record_inputs(seed=9, n=6, d=8, perturbation_seed=19)
     label = "causal=True"
@@ -95,7 +94,7 @@ def test_future_tokens_do_not_change_earlier_outputs(evidence, case):
 
 
 @pytest.mark.claim("causal-mask-blocks-future", reading="allowed-mask")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_future_tokens_hidden_by_boolean_mask(evidence, case):
     evidence.record_inputs(seed=9, n=6, d=8, perturbation_seed=19)
     label = "allowed=causal mask"
@@ -103,7 +102,7 @@ def test_future_tokens_hidden_by_boolean_mask(evidence, case):
 
 
 @pytest.mark.claim("causal-mask-blocks-future", reading="overflowing-future-keys")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_overflowing_future_keys_stay_hidden(evidence, case):
     big = float(finfo(case.dtype).max) / 4
     patterns = {
@@ -195,33 +194,33 @@ def _masked_by_causal(query_position: int, key_positions: list[int]) -> list[int
 
 
 @pytest.mark.claim(FUTURE, reading="same-query-as-the-problem")
-def test_future_tokens_for_the_problem_query(evidence):
-    sequence = printed(FUTURE, "problem_sequence")
-    query = printed(FUTURE, "problem_query_position")
-    keys = printed(FUTURE, "keys")
+def test_future_tokens_for_the_problem_query(claim, evidence):
+    sequence = claim.printed("problem_sequence")
+    query = claim.printed("problem_query_position")
+    keys = claim.printed("keys")
     # each key at its last occurrence up to the query ('the' is the query's own token)
     positions = [max(i for i, t in enumerate(sequence[: query + 1]) if t == key) for key in keys]
     masked = [keys[positions.index(p)] for p in _masked_by_causal(query, positions)]
     evidence.record_inputs(sequence=sequence, query=sequence[query], key_positions=positions)
     evidence.property_holds(
         "keys a causal mask hides from the query 'the'",
-        masked == printed(FUTURE, "masked"),
+        masked == claim.printed("masked"),
         masked,
-        str(printed(FUTURE, "masked")),
+        str(claim.printed("masked")),
     )
 
 
 @pytest.mark.claim(FUTURE, reading="query-at-sat")
-def test_future_tokens_for_a_query_at_sat(evidence):
-    keys = printed(FUTURE, "keys")
+def test_future_tokens_for_a_query_at_sat(claim, evidence):
+    keys = claim.printed("keys")
     query = keys.index("sat")
     masked = [keys[p] for p in _masked_by_causal(query, list(range(len(keys))))]
     evidence.record_inputs(keys_in_order=keys, query_position=query)
     evidence.property_holds(
         "keys a causal mask hides from a query at 'sat'",
-        masked == printed(FUTURE, "masked"),
+        masked == claim.printed("masked"),
         masked,
-        str(printed(FUTURE, "masked")),
+        str(claim.printed("masked")),
     )
 
 
@@ -234,23 +233,23 @@ def _example_exact() -> np.ndarray:
 
 
 @pytest.mark.claim(WEIGHTS)
-def test_masked_example_against_exact(evidence):
+def test_masked_example_against_exact(claim, evidence):
     exact = _example_exact()
-    evidence.record_inputs(masked_scores=printed(WEIGHTS, "masked_scores"), oracle="mpmath")
-    names = [f"w[{t}]" for t in printed(WEIGHTS, "tokens")]
-    compare_printed_vector(evidence, WEIGHTS, names, printed(WEIGHTS, "weights"), exact)
+    evidence.record_inputs(masked_scores=claim.printed("masked_scores"), oracle="mpmath")
+    names = [f"w[{t}]" for t in claim.printed("tokens")]
+    compare_printed_vector(evidence, claim, names, claim.printed("weights"), exact)
 
 
 @pytest.mark.claim(WEIGHTS)
-@pytest.mark.parametrize("case", SOFTMAX)
-def test_masked_example_per_implementation(evidence, case):
-    scores = printed(WEIGHTS, "masked_scores")
+@SOFTMAX
+def test_masked_example_per_implementation(claim, evidence, case):
+    scores = claim.printed("masked_scores")
     measured = case.run_float64(scores)
     exact = _example_exact()
     evidence.record_inputs(masked_scores=scores)
     compare_to_exact(evidence, "output vs exact", exact, measured, case.dtype)
-    names = [f"w[{t}]" for t in printed(WEIGHTS, "tokens")]
-    compare_printed_vector(evidence, WEIGHTS, names, printed(WEIGHTS, "weights"), exact)
+    names = [f"w[{t}]" for t in claim.printed("tokens")]
+    compare_printed_vector(evidence, claim, names, claim.printed("weights"), exact)
 
 
 # -- exp(−∞) = 0 ----------------------------------------------------------------------------------
@@ -301,7 +300,7 @@ def test_masked_weight_zero_exact(evidence):
 
 
 @pytest.mark.claim(ZERO, reading="neg-inf-replaced")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_masked_weight_zero_replaced(evidence, case):
     outputs = [case.run_float64(fill_masked(s, a, NEG_INF)) for s, a in normal_masked_rows(11)]
     ok, largest, failed = _masked_weights(outputs)
@@ -312,7 +311,7 @@ def test_masked_weight_zero_replaced(evidence, case):
 
 
 @pytest.mark.claim(ZERO, reading="neg-inf-added")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_masked_weight_zero_added(evidence, case):
     outputs = [
         to_numpy(apply(case, added_mask(case, s, a, NEG_INF))) for s, a in normal_masked_rows(11)
@@ -329,7 +328,7 @@ def _stand_ins(dtype: str) -> dict[str, float]:
 
 
 @pytest.mark.claim(ZERO, reading="finite-stand-ins")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_masked_weight_zero_finite_fill(evidence, case):
     evidence.record_inputs(seed=11, rows=len(normal_masked_rows(11)))
     for name, fill in _stand_ins(case.dtype).items():
@@ -366,7 +365,7 @@ def _finfo_min_sums(case) -> dict[str, float]:
 
 # -- one trick handles the entire causality constraint --------------------------------------------
 @pytest.mark.claim("one-trick-handles-causality", reading="prefix-equivalence")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_causal_rows_equal_attention_over_the_prefix(evidence, case):
     q, k, v = attention_inputs(seed=10)
     n = q.shape[0]
@@ -400,7 +399,7 @@ def test_causal_mask_never_empties_a_row(evidence):
 
 # -- no special-case code, no separate masking layer ----------------------------------------------
 @pytest.mark.claim("no-special-case-code", reading="softmax-unchanged")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_plain_softmax_handles_masked_rows(evidence, case):
     worst = Worst()
     for scores, allowed in normal_masked_rows(13):
@@ -475,7 +474,7 @@ def test_masked_softmax_is_softmax_of_kept_exact(evidence):
 
 
 @pytest.mark.claim(KEPT, reading="implementations")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_masked_softmax_is_softmax_of_kept(evidence, case):
     worst = Worst()
     for scores, allowed in normal_masked_rows(12):
@@ -525,35 +524,35 @@ def _fully_masked_attention(evidence, case) -> np.ndarray:
 
 
 @pytest.mark.claim(FULL, reading="finite")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_fully_masked_softmax_is_finite(evidence, case):
     out = _fully_masked_softmax(evidence, case)
     evidence.property_holds("output finite", bool(np.isfinite(out).all()), out, "no NaN, no ±∞")
 
 
 @pytest.mark.claim(FULL, reading="finite")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_fully_masked_attention_is_finite(evidence, case):
     out = _fully_masked_attention(evidence, case)
     evidence.property_holds("row 0 finite", bool(np.isfinite(out).all()), out, "no NaN, no ±∞")
 
 
 @pytest.mark.claim(FULL, reading="attends-nowhere")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_fully_masked_softmax_attends_nowhere(evidence, case):
     out = _fully_masked_softmax(evidence, case)
     evidence.property_holds("all weights 0", bool((out == 0).all()), out, "all 0")
 
 
 @pytest.mark.claim(FULL, reading="attends-nowhere")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_fully_masked_attention_attends_nowhere(evidence, case):
     out = _fully_masked_attention(evidence, case)
     evidence.property_holds("row 0 output all 0", bool((out == 0).all()), out, "all 0")
 
 
 @pytest.mark.claim(FULL, reading="distribution")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_fully_masked_softmax_is_a_distribution(evidence, case):
     out = _fully_masked_softmax(evidence, case)
     ok = bool(np.isfinite(out).all() and (out >= 0).all() and abs(out.sum() - 1) < 1e-2)

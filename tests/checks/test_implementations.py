@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 from impl import oracle
-from impl.registry import cases, to_numpy
-from tests.checks.helpers import compare_to_exact
+from impl.registry import to_numpy
+from tests.checks.support.claims import (
+    compare_to_exact,
+)
 
 TEXTBOOK = "implementations-compute-textbook-softmax"
 OVERFLOW = "stable-implementations-are-overflow-safe"
@@ -45,7 +47,7 @@ def _overflowing_row(dtype: str) -> list[float]:
 
 # -- the textbook formula -----------------------------------------------------------------------
 @pytest.mark.claim(TEXTBOOK, reading="single-rows")
-@pytest.mark.parametrize("case", cases(role="softmax"))
+@pytest.mark.cases("softmax")
 def test_softmax_of_single_rows_is_exact(evidence, case):
     evidence.record_inputs(seed=SEED, row_lengths=list(ROW_LENGTHS), scores="normal(0, 2)")
     for row in _random_rows():
@@ -60,7 +62,7 @@ def test_softmax_of_single_rows_is_exact(evidence, case):
 
 
 @pytest.mark.claim(TEXTBOOK, reading="score-matrix")
-@pytest.mark.parametrize("case", cases(role="softmax", tags={"row-wise"}))
+@pytest.mark.cases("row-wise-softmax")
 def test_softmax_of_a_batch_along_each_axis_is_exact(evidence, case):
     scores = case.rounded(np.random.default_rng(SEED).normal(0.0, SCALE, (3, 4, 5)))
     evidence.record_inputs(seed=SEED, shape=list(scores.shape), axes=[-1, 0, 1])
@@ -75,7 +77,7 @@ def test_softmax_of_a_batch_along_each_axis_is_exact(evidence, case):
 
 
 @pytest.mark.claim(TEXTBOOK, reading="log-softmax")
-@pytest.mark.parametrize("case", cases(role="log-softmax"))
+@pytest.mark.cases("log-softmax")
 def test_log_softmax_is_exact(evidence, case):
     matrix = np.random.default_rng(SEED + 1).normal(0.0, SCALE, (3, 5))
     evidence.record_inputs(seed=SEED, row_lengths=list(ROW_LENGTHS), matrix=list(matrix.shape))
@@ -100,7 +102,7 @@ def _attention_inputs(case) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 
 
 @pytest.mark.claim(TEXTBOOK, reading="attention")
-@pytest.mark.parametrize("case", cases(role="attention"))
+@pytest.mark.cases("attention")
 def test_attention_is_exact(evidence, case):
     q, k, v, allowed = _attention_inputs(case)
     causal = np.tril(np.ones((5, 5), dtype=bool))
@@ -130,7 +132,7 @@ def _finite_and_exact(evidence, case, scores: np.ndarray, exact: np.ndarray, wha
 
 
 @pytest.mark.claim(OVERFLOW, reading="single-row")
-@pytest.mark.parametrize("case", cases(role="softmax", tags={"stable"}))
+@pytest.mark.cases("shifted-softmax")
 def test_stable_softmax_survives_overflowing_scores(evidence, case):
     scores = case.rounded(_overflowing_row(case.dtype))
     evidence.record_inputs(scores=scores, why="exp(max score) is inf in this dtype")
@@ -138,7 +140,7 @@ def test_stable_softmax_survives_overflowing_scores(evidence, case):
 
 
 @pytest.mark.claim(OVERFLOW, reading="score-matrix")
-@pytest.mark.parametrize("case", cases(role="softmax", tags={"stable", "row-wise"}))
+@pytest.mark.cases("production-softmax")
 def test_stable_softmax_shifts_each_row_by_its_own_max(evidence, case):
     top = _overflowing_row(case.dtype)
     scores = case.rounded([top, [-s for s in top], [0.0, 1.0, 2.0]])
@@ -147,7 +149,7 @@ def test_stable_softmax_shifts_each_row_by_its_own_max(evidence, case):
 
 
 @pytest.mark.claim(OVERFLOW, reading="log-softmax")
-@pytest.mark.parametrize("case", cases(role="log-softmax", tags={"stable"}))
+@pytest.mark.cases("log-softmax")
 def test_stable_log_softmax_survives_overflowing_scores(evidence, case):
     scores = case.rounded(_overflowing_row(case.dtype))
     evidence.record_inputs(scores=scores, why="exp(max score) is inf in this dtype")

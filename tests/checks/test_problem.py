@@ -9,8 +9,10 @@ import pytest
 
 from impl import oracle
 from impl.registry import to_numpy
-from tests.checks.helpers import compare_to_exact, printed
-from tests.checks.masking_support import (
+from tests.checks.support.claims import (
+    compare_to_exact,
+)
+from tests.checks.support.masking import (
     dot_products,
     grid_values,
     identity,
@@ -32,8 +34,8 @@ def random_score_fraction_negative(seed: int = 0, count: int = 20_000, d_k: int 
 
 # -- the example scores ---------------------------------------------------------------------------
 @pytest.mark.claim(EXAMPLE, reading="not-a-distribution")
-def test_example_scores_are_not_a_distribution(evidence):
-    scores = printed(EXAMPLE, "scores")
+def test_example_scores_are_not_a_distribution(claim, evidence):
+    scores = claim.printed("scores")
     total = math.fsum(scores)
     evidence.record_inputs(scores=scores)
     evidence.property_holds("sum of the raw scores", abs(total - 1) > 1e-9, total, "≠ 1")
@@ -41,20 +43,20 @@ def test_example_scores_are_not_a_distribution(evidence):
 
 
 @pytest.mark.claim(EXAMPLE, reading="same-scores-later")
-def test_example_scores_reused_later(evidence):
-    tokens, scores = printed(EXAMPLE, "tokens"), printed(EXAMPLE, "scores")
+def test_example_scores_reused_later(claim, evidence):
+    tokens, scores = claim.printed("tokens"), claim.printed("scores")
     here = dict(zip(tokens, scores, strict=True))
     evidence.record_inputs(problem=here)
     evidence.property_holds(
         "The Solution's raw scores (same order)",
-        printed(EXAMPLE, "solution_scores") == scores,
-        printed(EXAMPLE, "solution_scores"),
+        claim.printed("solution_scores") == scores,
+        claim.printed("solution_scores"),
         str(scores),
     )
     evidence.property_holds(
         "Causal Masking's scores before masking",
-        printed(EXAMPLE, "masking_scores") == here,
-        printed(EXAMPLE, "masking_scores"),
+        claim.printed("masking_scores") == here,
+        claim.printed("masking_scores"),
         str(here),
     )
 
@@ -81,11 +83,11 @@ def test_half_of_random_scores_negative(evidence):
 # -- they could sum to 47 or 0.3 ------------------------------------------------------------------
 @pytest.mark.claim("raw-scores-sum-unconstrained", reading="attainable")
 @pytest.mark.parametrize("case", DOT_CASES)
-def test_any_sum_is_attainable(evidence, case):
+def test_any_sum_is_attainable(claim, evidence, case):
     keys = grid_values(np.random.default_rng(5), (4, 16))
     direction = keys.sum(axis=0)
     evidence.record_inputs(seed=5, keys=4, d_k=16, query="q = t·Σk / |Σk|²")
-    for target in printed("raw-scores-sum-unconstrained", "sums"):
+    for target in claim.printed("sums"):
         query = target * direction / (direction @ direction)
         scores = to_numpy(case.run(np.vstack([query, keys])))
         compare_to_exact(
@@ -94,11 +96,11 @@ def test_any_sum_is_attainable(evidence, case):
 
 
 @pytest.mark.claim("raw-scores-sum-unconstrained", reading="at-initialization")
-def test_row_sums_spread_at_initialization(evidence):
+def test_row_sums_spread_at_initialization(claim, evidence):
     rng = np.random.default_rng(0)
     q, k = rng.normal(size=(10_000, 64)), rng.normal(size=(10_000, 4, 64))
     sums = np.einsum("rd,rkd->r", q, k)
-    claimed_sums = printed("raw-scores-sum-unconstrained", "sums")
+    claimed_sums = claim.printed("sums")
     large, small = max(claimed_sums), min(claimed_sums)
     evidence.record_inputs(seed=0, rows=10_000, keys_per_row=4, d_k=64, scaled=False)
     evidence.property_holds(
@@ -119,8 +121,8 @@ NOT_WEIGHTS = "raw-scores-not-usable-as-weights"
 
 @pytest.mark.claim(NOT_WEIGHTS, reading="identical-values")
 @pytest.mark.parametrize("case", ARRAY_CASES)
-def test_raw_weights_scale_identical_values(evidence, case):
-    scores = printed(NOT_WEIGHTS, "scores")
+def test_raw_weights_scale_identical_values(claim, evidence, case):
+    scores = claim.printed("scores")
     v = grid_values(np.random.default_rng(6), (3,))
     values = np.tile(v, (len(scores), 1))
     raw = to_numpy(case.asarray(scores) @ case.asarray(values))
@@ -140,8 +142,8 @@ def test_raw_weights_scale_identical_values(evidence, case):
 
 @pytest.mark.claim(NOT_WEIGHTS, reading="offset-dependent")
 @pytest.mark.parametrize("case", ARRAY_CASES)
-def test_raw_weighted_sum_depends_on_offset(evidence, case):
-    scores, offset = printed(NOT_WEIGHTS, "scores"), 1.0
+def test_raw_weighted_sum_depends_on_offset(claim, evidence, case):
+    scores, offset = claim.printed("scores"), 1.0
     values = grid_values(np.random.default_rng(7), (len(scores), 3))
     before = to_numpy(case.asarray(scores) @ case.asarray(values))
     after = to_numpy(case.asarray([s + offset for s in scores]) @ case.asarray(values))
@@ -167,9 +169,9 @@ def is_distribution(weights: np.ndarray) -> bool:
 
 
 @pytest.mark.claim("softmax-is-needed", reading="softmax-is-the-only-way")
-def test_sparsemax_also_gives_a_distribution(evidence):
+def test_sparsemax_also_gives_a_distribution(claim, evidence):
     rng = np.random.default_rng(8)
-    rows = [printed("softmax-is-needed", "scores"), *rng.normal(0, 3, (3, 8)).tolist()]
+    rows = [claim.printed("scores"), *rng.normal(0, 3, (3, 8)).tolist()]
     evidence.record_inputs(seed=8, rows=rows)
     for index, row in enumerate(rows):
         weights = sparsemax(row)
@@ -182,9 +184,9 @@ def test_sparsemax_also_gives_a_distribution(evidence):
 
 
 @pytest.mark.claim("softmax-is-needed", reading="a-normalizing-map-is-needed")
-def test_raw_scores_and_division_give_no_distribution(evidence):
-    scores = printed("softmax-is-needed", "scores")
-    mixed = printed("softmax-is-needed", "mixed_sign_scores")
+def test_raw_scores_and_division_give_no_distribution(claim, evidence):
+    scores = claim.printed("scores")
+    mixed = claim.printed("mixed_sign_scores")
     divided = np.asarray(mixed) / math.fsum(mixed)
     evidence.record_inputs(scores=scores, mixed_sign_scores=mixed, divided_by_sum=divided)
     evidence.property_holds(

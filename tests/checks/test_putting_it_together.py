@@ -16,25 +16,27 @@ from array_api_compat import array_namespace
 
 from claimcheck.tolerance import CalibratedTolerance
 from impl import attention, oracle
-from impl.registry import cases, to_numpy
-from tests.checks import stats_support as mc
-from tests.checks.helpers import compare_to_exact, parameter, printed
-from tests.checks.masking_support import finfo
-from tests.checks.stats_support import ARTICLE_D_K, article_d_k
+from impl.registry import to_numpy
+from tests.checks.support import sampling as mc
+from tests.checks.support.claims import (
+    compare_to_exact,
+)
+from tests.checks.support.masking import finfo
+from tests.checks.support.sampling import ARTICLE_D_K, article_d_k
 
 SEED = 13
 BATCH, TOKENS, D_K = 2, 8, 8  # small attention problems; d_v = d_k so every kernel takes them
 
 
 def _attention_cases():
-    return cases(role="attention")
+    return pytest.mark.cases("attention")
 
 
 def _score_grid():
     """The reference attention, numpy and torch, every device and dtype: where the steps are
     written out by hand, and where the statistical checks run (the library kernels are held to
     the reference by the conformance checks)."""
-    return cases(role="attention", tags={"reference"})
+    return pytest.mark.cases("reference-attention")
 
 
 def qkv(seed: int = SEED, d_v: int = D_K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,7 +79,7 @@ def _hand_composed(case, q, k, v) -> np.ndarray:
 
 
 @pytest.mark.claim("five-steps-compose-attention", reading="composed-by-hand")
-@pytest.mark.parametrize("case", _score_grid())
+@_score_grid()
 def test_five_steps_by_hand_match_exact_attention(evidence, case):
     q, k, v = qkv()
     evidence.record_inputs(seed=SEED, batch=BATCH, tokens=TOKENS, d_k=D_K, causal=True)
@@ -90,20 +92,18 @@ def test_five_steps_by_hand_match_exact_attention(evidence, case):
     )
 
 
-def _same_backend_grid_case(case):
+def _same_backend_grid_case(case, implementations):
     """The hand-composition case in the same backend, device and dtype as `case`."""
-    from impl.registry import get
-
     reference_id = "numpy-attention" if case.impl.backend == "numpy" else "torch-attention"
-    return type(case)(get(reference_id), case.device, case.dtype)
+    return type(case)(implementations.get(reference_id), case.device, case.dtype)
 
 
 @pytest.mark.claim("five-steps-compose-attention", reading="registered-implementations")
-@pytest.mark.parametrize("case", _attention_cases())
-def test_registered_attention_matches_five_steps(evidence, case):
+@_attention_cases()
+def test_registered_attention_matches_five_steps(evidence, case, implementations):
     q, k, v = qkv()
     exact = exact_causal_attention(q, k, v)
-    hand = _hand_composed(_same_backend_grid_case(case), q, k, v)
+    hand = _hand_composed(_same_backend_grid_case(case, implementations), q, k, v)
     measured = to_numpy(case.call(q, k, v, causal=True))
     hand_error = float(np.max(np.abs(hand - exact)))
     tol = CalibratedTolerance(hand_error, 2.0, 4 * case.eps * float(np.max(np.abs(exact))))
@@ -146,7 +146,7 @@ def test_exact_softmax_is_a_distribution(evidence):
 
 
 @pytest.mark.claim(BRIDGE, reading="stable-implementations")
-@pytest.mark.parametrize("case", cases(tags={"row-wise", "stable"}))
+@pytest.mark.cases("production-softmax")
 def test_stable_softmax_is_a_distribution(evidence, case):
     largest = float(finfo(case.dtype).max)
     rows = case.rounded(arbitrary_rows(largest))
@@ -171,7 +171,7 @@ def test_stable_softmax_is_a_distribution(evidence, case):
 
 # -- masking handles causality ---------------------------------------------------------------
 @pytest.mark.claim("softmax-handles-causality-via-masking")
-@pytest.mark.parametrize("case", _attention_cases())
+@_attention_cases()
 def test_masked_weights_are_softmax_of_visible_scores(evidence, case):
     q, k, _ = qkv()
     identity = np.repeat(np.eye(TOKENS)[None], BATCH, axis=0)  # V = I: output = weights
@@ -199,9 +199,9 @@ NO_SCALING = "no-scaling-breaks"
 
 @pytest.mark.claim(NO_SCALING, reading="vanishing-gradients")
 @pytest.mark.parametrize("d_k", ARTICLE_D_K)
-@pytest.mark.parametrize("case", cases(tags={"row-wise", "stable"}, backend="torch"))
-def test_no_scaling_vanishing_gradients(evidence, case, d_k):
-    limit = parameter(NO_SCALING, "nearly_zero_ratio")
+@pytest.mark.cases("production-softmax", backend="torch")
+def test_no_scaling_vanishing_gradients(claim, evidence, case, d_k):
+    limit = claim.parameter("nearly_zero_ratio")
     with_scaling = float(
         np.median(mc.score_gradient_norms(case, article_d_k(NO_SCALING, d_k), True))
     )
@@ -217,14 +217,14 @@ def test_no_scaling_vanishing_gradients(evidence, case, d_k):
 
 @pytest.mark.claim(NO_SCALING, reading="over-peaked-attention")
 @pytest.mark.parametrize("d_k", ARTICLE_D_K)
-@pytest.mark.parametrize("case", _score_grid())
-def test_no_scaling_over_peaked(evidence, case, d_k):
+@_score_grid()
+def test_no_scaling_over_peaked(claim, evidence, case, d_k):
     evidence.record_inputs(**mc.init_sample(article_d_k(NO_SCALING, d_k)).describe())
     mc.check_entropy_separation(
         evidence,
         lambda d, s: mc.attention_weights(case, d, s),
         [d_k],
-        printed(NO_SCALING, "entropy_threshold"),
+        claim.printed("entropy_threshold"),
     )
 
 
@@ -238,7 +238,7 @@ def _scores() -> np.ndarray:
 
 
 @pytest.mark.claim(NO_EXP, reading="negative-weights")
-@pytest.mark.parametrize("case", cases(role="normalizer"))
+@pytest.mark.cases("normalizer")
 def test_normalization_without_exp_gives_negative_weights(evidence, case):
     weights = case.run_float64(_scores())
     evidence.record_inputs(seed=SEED, rows=BATCH * TOKENS, row_length=TOKENS)
@@ -258,9 +258,9 @@ def top_share(weights: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.claim(NO_EXP, reading="weak-emphasis")
-@pytest.mark.parametrize("case", cases(role="normalizer"))
-def test_normalization_without_exp_cannot_sharpen(evidence, case):
-    scores, factors = _scores(), parameter(NO_EXP, "factors")
+@pytest.mark.cases("normalizer")
+def test_normalization_without_exp_cannot_sharpen(claim, evidence, case):
+    scores, factors = _scores(), claim.parameter("factors")
     shares = [top_share(case.run_float64(c * scores)) for c in factors]
     softmax_top = [float(oracle.softmax(c * scores, axis=-1).max(axis=-1).mean()) for c in factors]
     evidence.record_inputs(seed=SEED, factors=factors)
@@ -325,13 +325,13 @@ def _check_unbounded(evidence, case, reading: str) -> None:
 
 
 @pytest.mark.claim(NO_NORM, reading="raw-dot-products")
-@pytest.mark.parametrize("case", _score_grid())
+@_score_grid()
 def test_raw_dot_products_unbounded(evidence, case):
     _check_unbounded(evidence, case, "raw-dot-products")
 
 
 @pytest.mark.claim(NO_NORM, reading="exponential-without-sum")
-@pytest.mark.parametrize("case", _score_grid())
+@_score_grid()
 def test_exponential_without_sum_unbounded(evidence, case):
     _check_unbounded(evidence, case, "exponential-without-sum")
 
@@ -356,7 +356,7 @@ def _earlier_change(case, causal: bool) -> float:
 
 
 @pytest.mark.claim(NO_MASK, reading="unmasked-leaks")
-@pytest.mark.parametrize("case", _attention_cases())
+@_attention_cases()
 def test_unmasked_attention_leaks_future(evidence, case):
     change = _earlier_change(case, causal=False)
     evidence.record_inputs(seed=SEED, perturbation="last token: key + 3, value + 5")
@@ -369,7 +369,7 @@ def test_unmasked_attention_leaks_future(evidence, case):
 
 
 @pytest.mark.claim(NO_MASK, reading="masked-no-leak")
-@pytest.mark.parametrize("case", _attention_cases())
+@_attention_cases()
 def test_masked_attention_does_not_leak(evidence, case):
     change = _earlier_change(case, causal=True)
     evidence.record_inputs(seed=SEED, perturbation="last token: key + 3, value + 5")

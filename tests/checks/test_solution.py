@@ -12,14 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impl import oracle
-from impl.registry import cases
-from tests.checks.helpers import (
+
+from tests.checks.support.claims import (
     Worst,
-    claim_tolerance,
     compare_printed_vector,
     compare_to_exact,
-    decimals,
-    printed,
     score_vectors,
 )
 
@@ -27,32 +24,30 @@ EXAMPLE = "example-probabilities"
 
 
 @pytest.mark.claim(EXAMPLE)
-def test_example_probabilities_against_exact_oracle(evidence):
-    scores, shown = printed(EXAMPLE, "scores"), printed(EXAMPLE, "probabilities")
+def test_example_probabilities_against_exact_oracle(claim, evidence):
+    scores, shown = claim.printed("scores"), claim.printed("probabilities")
     evidence.record_inputs(scores=scores, oracle=f"mpmath, {oracle.DIGITS} digits")
     exact = oracle.softmax(scores)
-    compare_printed_vector(
-        evidence, EXAMPLE, [f"p[{t}]" for t in printed(EXAMPLE, "tokens")], shown, exact
+    compare_printed_vector(evidence, claim, [f"p[{t}]" for t in claim.printed("tokens")], shown, exact
     )
 
 
 @pytest.mark.claim(EXAMPLE)
-@pytest.mark.parametrize("case", cases(tags={"row-wise"}))
-def test_example_probabilities_per_implementation(evidence, case):
-    scores, shown = printed(EXAMPLE, "scores"), printed(EXAMPLE, "probabilities")
+@pytest.mark.cases("row-wise-softmax")
+def test_example_probabilities_per_implementation(claim, evidence, case):
+    scores, shown = claim.printed("scores"), claim.printed("probabilities")
     evidence.record_inputs(scores=scores)
     measured = case.run_float64(scores)
     compare_to_exact(evidence, "output vs exact", oracle.softmax(scores), measured, case.dtype)
-    compare_printed_vector(
-        evidence, EXAMPLE, [f"p[{t}]" for t in printed(EXAMPLE, "tokens")], shown, measured
+    compare_printed_vector(evidence, claim, [f"p[{t}]" for t in claim.printed("tokens")], shown, measured
     )
 
 
 @pytest.mark.claim("example-probabilities-sum-to-one")
-def test_printed_example_sums_to_one(evidence):
-    shown = printed("example-probabilities-sum-to-one", "probabilities")
+def test_printed_example_sums_to_one(claim, evidence):
+    shown = claim.printed("probabilities")
     total = math.fsum(shown)
-    rounding = len(shown) * claim_tolerance("example-probabilities-sum-to-one").bound
+    rounding = len(shown) * claim.tolerance().bound
     evidence.record_inputs(printed=shown)
     evidence.note(
         f"Four values each rounded to 2 decimals can be off by at most "
@@ -113,7 +108,7 @@ def _underflow_gap(case) -> float:
 
 
 @pytest.mark.claim("outputs-positive", reading="non-negative-float")
-@pytest.mark.parametrize("case", cases(tags={"row-wise"}))
+@pytest.mark.cases("row-wise-softmax")
 def test_outputs_non_negative(evidence, case):
     rng = np.random.default_rng(0)
     gap = _underflow_gap(case)
@@ -124,7 +119,7 @@ def test_outputs_non_negative(evidence, case):
 
 
 @pytest.mark.claim("outputs-positive", reading="strictly-positive-float")
-@pytest.mark.parametrize("case", cases(tags={"row-wise"}))
+@pytest.mark.cases("row-wise-softmax")
 def test_outputs_strictly_positive(evidence, case):
     gap = _underflow_gap(case)
     scores = [0.0, -gap]
@@ -159,7 +154,7 @@ def _random_rows(seed: int = 0) -> list[np.ndarray]:
 
 
 @pytest.mark.claim("outputs-sum-to-one", reading="within-rounding")
-@pytest.mark.parametrize("case", cases(tags={"row-wise"}))
+@pytest.mark.cases("row-wise-softmax")
 def test_sum_to_one_within_rounding(evidence, case):
     rows = _random_rows()
     evidence.record_inputs(seed=0, row_lengths=[len(r) for r in rows], scales=[1.0, 5.0])
@@ -179,7 +174,7 @@ def test_sum_to_one_within_rounding(evidence, case):
 
 
 @pytest.mark.claim("outputs-sum-to-one", reading="bitwise-exact")
-@pytest.mark.parametrize("case", cases(tags={"row-wise"}))
+@pytest.mark.cases("row-wise-softmax")
 def test_sum_is_bitwise_one(evidence, case):
     rows = _random_rows()
     sums = [float(case.run(row).sum()) for row in rows]
@@ -229,7 +224,7 @@ def test_top_share_beats_linear_normalization(evidence):
 
 
 @pytest.mark.claim("softmax-differentiable")
-@pytest.mark.parametrize("case", cases(tags={"row-wise"}, dtypes=("float64",), backend="torch"))
+@pytest.mark.cases("row-wise-softmax", dtypes=("float64",), backend="torch")
 def test_jacobian_matches_closed_form(evidence, case):
     import torch
 

@@ -8,16 +8,12 @@ import numpy as np
 import pytest
 
 from impl import oracle
-from impl.registry import cases, to_numpy
-from tests.checks.helpers import (
-    claim_tolerance,
+from impl.registry import to_numpy
+from tests.checks.support.claims import (
     compare_printed_vector,
     compare_to_exact,
-    decimals,
-    parameter,
-    printed,
 )
-from tests.checks.masking_support import (
+from tests.checks.support.masking import (
     division_jacobian_max,
     entropy,
     fractions_divided_by_sum,
@@ -25,9 +21,9 @@ from tests.checks.masking_support import (
 )
 
 # Brain Teaser #1's "simple normalization", as the registry names it (role "normalizer").
-DIVISION = cases(ids=["numpy-sum-normalize", "torch-sum-normalize"])
-STABLE_SOFTMAX = cases(tags={"stable"})
-TORCH_SOFTMAX = cases(tags={"stable"}, backend="torch")
+DIVISION = pytest.mark.cases("sum-normalize")
+STABLE_SOFTMAX = pytest.mark.cases("shifted-softmax")
+TORCH_SOFTMAX = pytest.mark.cases("shifted-softmax", backend="torch")
 
 
 def exact_division(scores) -> np.ndarray:
@@ -50,25 +46,25 @@ EXAMPLE = "simple-division-example"
 
 
 @pytest.mark.claim(EXAMPLE)
-def test_simple_division_example_exact(evidence):
-    scores = printed(EXAMPLE, "scores")
+def test_simple_division_example_exact(claim, evidence):
+    scores = claim.printed("scores")
     total = math.fsum(scores)
-    tol = claim_tolerance(EXAMPLE)
+    tol = claim.tolerance()
     evidence.printed_value(
         "sum of the scores",
-        printed(EXAMPLE, "sum"),
+        claim.printed("sum"),
         total,
         tol.bound,
         tol.description,
-        decimals(EXAMPLE),
+        claim.decimals,
     )
     _check_printed_weights(evidence, EXAMPLE, exact_division(scores))
 
 
 @pytest.mark.claim(EXAMPLE)
-@pytest.mark.parametrize("case", DIVISION)
-def test_simple_division_example_in_dtype(evidence, case):
-    scores = printed(EXAMPLE, "scores")
+@DIVISION
+def test_simple_division_example_in_dtype(claim, evidence, case):
+    scores = claim.printed("scores")
     exact = exact_division(scores)
     _check_printed_weights(evidence, EXAMPLE, exact, case.run_float64(scores), case.dtype)
 
@@ -100,9 +96,9 @@ def _weighted_sum(case, scores, values) -> np.ndarray:
 
 
 @pytest.mark.claim(SUBTRACT, reading="subtracts")
-@pytest.mark.parametrize("case", DIVISION)
-def test_raising_a_negatively_weighted_value_lowers_output(evidence, case):
-    scores = printed(SUBTRACT, "scores")
+@DIVISION
+def test_raising_a_negatively_weighted_value_lowers_output(claim, evidence, case):
+    scores = claim.printed("scores")
     values = np.array([[1.0, -0.5], [0.25, 2.0], [-1.0, 0.5]])
     token = int(np.argmin(scores))
     raised = values.copy()
@@ -117,9 +113,9 @@ def test_raising_a_negatively_weighted_value_lowers_output(evidence, case):
 
 
 @pytest.mark.claim(SUBTRACT, reading="leaves-value-range")
-@pytest.mark.parametrize("case", DIVISION)
-def test_output_leaves_the_range_of_values(evidence, case):
-    scores = printed(SUBTRACT, "scores")
+@DIVISION
+def test_output_leaves_the_range_of_values(claim, evidence, case):
+    scores = claim.printed("scores")
     values = [0.0, 1.0, 0.0]
     out = float(_weighted_sum(case, scores, values))
     evidence.record_inputs(scores=scores, values=values)
@@ -130,33 +126,33 @@ def test_output_leaves_the_range_of_values(evidence, case):
 
 # -- the scenarios' printed numbers ---------------------------------------------------------------
 @pytest.mark.claim("simple-norm-scenario-a")
-@pytest.mark.parametrize("case", DIVISION)
-def test_simple_norm_scenario_a(evidence, case):
-    scores = printed("simple-norm-scenario-a", "scores")
+@DIVISION
+def test_simple_norm_scenario_a(claim, evidence, case):
+    scores = claim.printed("scores")
     exact = exact_division(scores)
     measured = case.run_float64(scores)
     _check_printed_weights(evidence, "simple-norm-scenario-a", exact, measured, case.dtype)
 
 
 @pytest.mark.claim("simple-norm-scenario-b")
-@pytest.mark.parametrize("case", DIVISION)
-def test_simple_norm_scenario_b(evidence, case):
-    scores = printed("simple-norm-scenario-b", "scores")
+@DIVISION
+def test_simple_norm_scenario_b(claim, evidence, case):
+    scores = claim.printed("scores")
     exact = exact_division(scores)
     measured = case.run_float64(scores)
     _check_printed_weights(evidence, "simple-norm-scenario-b", exact, measured, case.dtype)
 
 
 @pytest.mark.claim("softmax-scenario-a")
-def test_softmax_scenario_a_exact(evidence):
-    scores = printed("softmax-scenario-a", "scores")
+def test_softmax_scenario_a_exact(claim, evidence):
+    scores = claim.printed("scores")
     _check_printed_weights(evidence, "softmax-scenario-a", oracle.softmax(scores))
 
 
 @pytest.mark.claim("softmax-scenario-a")
-@pytest.mark.parametrize("case", STABLE_SOFTMAX)
-def test_softmax_scenario_a(evidence, case):
-    scores = printed("softmax-scenario-a", "scores")
+@STABLE_SOFTMAX
+def test_softmax_scenario_a(claim, evidence, case):
+    scores = claim.printed("scores")
     measured = case.run_float64(scores)  # integer scores: exact in every dtype
     _check_printed_weights(
         evidence, "softmax-scenario-a", oracle.softmax(scores), measured, case.dtype
@@ -164,15 +160,15 @@ def test_softmax_scenario_a(evidence, case):
 
 
 @pytest.mark.claim("softmax-scenario-b")
-def test_softmax_scenario_b_exact(evidence):
-    scores = printed("softmax-scenario-b", "scores")
+def test_softmax_scenario_b_exact(claim, evidence):
+    scores = claim.printed("scores")
     _check_printed_weights(evidence, "softmax-scenario-b", oracle.softmax(scores))
 
 
 @pytest.mark.claim("softmax-scenario-b")
-@pytest.mark.parametrize("case", STABLE_SOFTMAX)
-def test_softmax_scenario_b(evidence, case):
-    scores = printed("softmax-scenario-b", "scores")
+@STABLE_SOFTMAX
+def test_softmax_scenario_b(claim, evidence, case):
+    scores = claim.printed("scores")
     measured = case.run_float64(scores)  # integer scores: exact in every dtype
     _check_printed_weights(
         evidence, "softmax-scenario-b", oracle.softmax(scores), measured, case.dtype
@@ -200,9 +196,9 @@ def _entropy_change(weights) -> float:
 
 
 @pytest.mark.claim(SIMILAR, reading="top-share-absolute")
-def test_simple_norm_top_shares_close(evidence):
+def test_simple_norm_top_shares_close(claim, evidence):
     weights = _scenario_weights()["simple"]
-    limit = parameter(SIMILAR, "similar_within")
+    limit = claim.parameter("similar_within")
     change = _top_share_change(weights)
     evidence.record_inputs(simple_a=weights["A"], simple_b=weights["B"])
     evidence.property_holds(
@@ -266,7 +262,7 @@ NOT_PROB = "simple-division-is-not-probabilities"
 
 
 @pytest.mark.claim(NOT_PROB, reading="negative-weights")
-@pytest.mark.parametrize("case", DIVISION)
+@DIVISION
 def test_mixed_signs_give_negative_weights(evidence, case):
     scores = printed(EXAMPLE, "scores")
     weights = case.run_float64(scores)
@@ -275,7 +271,7 @@ def test_mixed_signs_give_negative_weights(evidence, case):
 
 
 @pytest.mark.claim(NOT_PROB, reading="sum-near-zero-blows-up")
-@pytest.mark.parametrize("case", DIVISION)
+@DIVISION
 def test_weights_blow_up_as_the_sum_vanishes(evidence, case):
     evidence.record_inputs(scores="[1, −1 + δ]")
     for delta in (1e-1, 1e-2, 1e-3):
@@ -294,7 +290,7 @@ def test_weights_blow_up_as_the_sum_vanishes(evidence, case):
 
 
 @pytest.mark.claim(NOT_PROB, reading="negative-sum-flips-order")
-@pytest.mark.parametrize("case", DIVISION)
+@DIVISION
 def test_negative_sum_gives_lowest_score_most_weight(evidence, case):
     scores = [-1.0, -3.0]
     weights = case.run_float64(scores)
@@ -332,26 +328,26 @@ def _autograd_jacobian_max(case, scores) -> float:
 
 
 @pytest.mark.claim(GRADIENT, reading="scenario-a")
-def test_gradient_scenario_a_exact(evidence):
-    _gradient_comparison(evidence, "A", softmax_jacobian_max(printed(GRADIENT, "scenario_a")))
+def test_gradient_scenario_a_exact(claim, evidence):
+    _gradient_comparison(evidence, "A", softmax_jacobian_max(claim.printed("scenario_a")))
 
 
 @pytest.mark.claim(GRADIENT, reading="scenario-a")
-@pytest.mark.parametrize("case", TORCH_SOFTMAX)
-def test_gradient_scenario_a(evidence, case):
+@TORCH_SOFTMAX
+def test_gradient_scenario_a(claim, evidence, case):
     _gradient_comparison(
-        evidence, "A", _autograd_jacobian_max(case, printed(GRADIENT, "scenario_a"))
+        evidence, "A", _autograd_jacobian_max(case, claim.printed("scenario_a"))
     )
 
 
 @pytest.mark.claim(GRADIENT, reading="scenario-b")
-def test_gradient_scenario_b_exact(evidence):
-    _gradient_comparison(evidence, "B", softmax_jacobian_max(printed(GRADIENT, "scenario_b")))
+def test_gradient_scenario_b_exact(claim, evidence):
+    _gradient_comparison(evidence, "B", softmax_jacobian_max(claim.printed("scenario_b")))
 
 
 @pytest.mark.claim(GRADIENT, reading="scenario-b")
-@pytest.mark.parametrize("case", TORCH_SOFTMAX)
-def test_gradient_scenario_b(evidence, case):
+@TORCH_SOFTMAX
+def test_gradient_scenario_b(claim, evidence, case):
     _gradient_comparison(
-        evidence, "B", _autograd_jacobian_max(case, printed(GRADIENT, "scenario_b"))
+        evidence, "B", _autograd_jacobian_max(case, claim.printed("scenario_b"))
     )

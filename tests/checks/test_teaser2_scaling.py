@@ -15,18 +15,15 @@ import pytest
 from hypothesis import given
 
 from impl import oracle
-from impl.registry import cases
-from tests.checks import stats_support as mc
-from tests.checks.helpers import (
+
+from tests.checks.support import sampling as mc
+from tests.checks.support.claims import (
     Worst,
-    claim_tolerance,
     compare_printed_vector,
     compare_to_exact,
-    parameter,
-    printed,
     score_vectors,
 )
-from tests.checks.stats_support import ARTICLE_D_K, article_d_k
+from tests.checks.support.sampling import ARTICLE_D_K, article_d_k
 
 PAIRS, SEED = 1000, 2024  # independent (q, k) pairs per d_k, and the seed of the pair samples
 
@@ -40,19 +37,19 @@ def _reference_attention():
     """The reference attention (numpy and torch) on every device and dtype. The statistical
     claims are about softmax attention itself, so they run here; the library kernels are held
     to this reference by the conformance checks (Putting It All Together, implementations)."""
-    return cases(role="attention", tags={"reference"})
+    return pytest.mark.cases("reference-attention")
 
 
 def _reference_torch_attention():
-    return cases(role="attention", tags={"reference"}, backend="torch")
+    return pytest.mark.cases("reference-attention", backend="torch")
 
 
 def _stable_softmax_cases():
-    return cases(tags={"row-wise", "stable"})
+    return pytest.mark.cases("production-softmax")
 
 
 def _stable_torch_softmax_cases():
-    return cases(tags={"row-wise", "stable"}, backend="torch")
+    return pytest.mark.cases("production-softmax", backend="torch")
 
 
 def _plt():
@@ -145,7 +142,7 @@ def test_magnitude_as_standard_deviation(evidence):
 
 
 @pytest.mark.claim(MAGNITUDES, reading="standard-deviation")
-@pytest.mark.parametrize("case", _reference_attention())
+@_reference_attention()
 def test_magnitude_as_standard_deviation_simulated(evidence, case):
     _check_magnitude_simulation(evidence, case, "standard-deviation")
 
@@ -156,7 +153,7 @@ def test_magnitude_as_rms(evidence):
 
 
 @pytest.mark.claim(MAGNITUDES, reading="root-mean-square")
-@pytest.mark.parametrize("case", _reference_attention())
+@_reference_attention()
 def test_magnitude_as_rms_simulated(evidence, case):
     _check_magnitude_simulation(evidence, case, "root-mean-square")
 
@@ -167,7 +164,7 @@ def test_magnitude_as_mean_absolute(evidence):
 
 
 @pytest.mark.claim(MAGNITUDES, reading="mean-absolute")
-@pytest.mark.parametrize("case", _reference_attention())
+@_reference_attention()
 def test_magnitude_as_mean_absolute_simulated(evidence, case):
     _check_magnitude_simulation(evidence, case, "mean-absolute")
 
@@ -197,19 +194,19 @@ def test_large_scores_example_exact(evidence):
 
 
 @pytest.mark.claim(LARGE, reading="stable-implementations")
-@pytest.mark.parametrize("case", _stable_softmax_cases())
+@_stable_softmax_cases()
 def test_large_scores_example_per_implementation(evidence, case):
     _check_example_per_implementation(evidence, LARGE, case)
 
 
 @pytest.mark.claim(SMALL, reading="exact")
-def test_small_scores_example_exact(evidence):
+def test_small_scores_example_exact(claim, evidence):
     _check_example_exact(evidence, SMALL)
     # Where the small scores come from: the article's larger scores divided by the ratio of the
     # two top scores (45 / 5 = 9), which rounds to the small scores at one decimal. The article
     # does not say so; the note only shows that this exact division does not rescue the example.
-    scores = np.asarray(printed(SMALL, "scores"), dtype=np.float64)
-    larger = np.asarray(printed(SMALL, "larger_scores"), dtype=np.float64)
+    scores = np.asarray(claim.printed("scores"), dtype=np.float64)
+    larger = np.asarray(claim.printed("larger_scores"), dtype=np.float64)
     factor = float(larger[0] / scores[0])
     divided = larger / factor
     matches = bool(np.array_equal(np.round(divided, 1), scores))
@@ -222,7 +219,7 @@ def test_small_scores_example_exact(evidence):
 
 
 @pytest.mark.claim(SMALL, reading="stable-implementations")
-@pytest.mark.parametrize("case", _stable_softmax_cases())
+@_stable_softmax_cases()
 def test_small_scores_example_per_implementation(evidence, case):
     _check_example_per_implementation(evidence, SMALL, case)
 
@@ -248,7 +245,7 @@ def spectral_norm(matrix) -> float:
 
 
 @pytest.mark.claim(NEAR_ONE_HOT, reading="exact-bound")
-def test_jacobian_norm_is_proportional_to_distance_from_one_hot(evidence):
+def test_jacobian_norm_is_proportional_to_distance_from_one_hot(claim, evidence):
     worst = Worst()
 
     @given(score_vectors(bound=60.0))
@@ -269,8 +266,8 @@ def test_jacobian_norm_is_proportional_to_distance_from_one_hot(evidence):
         "largest ‖J‖₂ / (2(1 − p_max))", worst.value <= 1 + 1e-9, worst.value, "≤ 1"
     )
     saturated, moderate = (
-        printed(NEAR_ONE_HOT, "saturated_scores"),
-        printed(NEAR_ONE_HOT, "moderate_scores"),
+        claim.printed("saturated_scores"),
+        claim.printed("moderate_scores"),
     )
     jac_s, dist_s = exact_jacobian(saturated)
     jac_m, _ = exact_jacobian(moderate)
@@ -299,8 +296,8 @@ def _check_saturated_norm(evidence, norm: float, bound: float, norm_moderate: fl
 
 
 @pytest.mark.claim(NEAR_ONE_HOT, reading="stable-implementations")
-@pytest.mark.parametrize("case", _stable_torch_softmax_cases())
-def test_autograd_jacobian_near_one_hot(evidence, case):
+@_stable_torch_softmax_cases()
+def test_autograd_jacobian_near_one_hot(claim, evidence, case):
     import torch
 
     def jacobian(scores) -> np.ndarray:
@@ -308,8 +305,8 @@ def test_autograd_jacobian_near_one_hot(evidence, case):
         jac = torch.autograd.functional.jacobian(lambda t: case.impl.fn(t, axis=-1), x)
         return jac.detach().to("cpu").double().numpy()
 
-    saturated = printed(NEAR_ONE_HOT, "saturated_scores")
-    moderate = printed(NEAR_ONE_HOT, "moderate_scores")
+    saturated = claim.printed("saturated_scores")
+    moderate = claim.printed("moderate_scores")
     closed_form, distance = exact_jacobian(saturated)
     measured = jacobian(saturated)
     evidence.record_inputs(saturated=saturated, moderate=moderate)
@@ -349,39 +346,37 @@ def _check_gradient_ratio(evidence, norms_of, case, d_ks, reading: str, what: st
 
 @pytest.mark.claim(VANISH, reading="typical-row")
 @pytest.mark.parametrize("d_k", ARTICLE_D_K)
-@pytest.mark.parametrize("case", _stable_torch_softmax_cases())
+@_stable_torch_softmax_cases()
 def test_typical_score_gradient(evidence, case, d_k):
     _check_gradient_ratio(evidence, mc.score_gradient_norms, case, [d_k], "typical-row", "scores")
 
 
 @pytest.mark.claim(VANISH, reading="typical-row")
 @pytest.mark.parametrize("d_k", ARTICLE_D_K)
-@pytest.mark.parametrize("case", _reference_torch_attention())
+@_reference_torch_attention()
 def test_typical_query_gradient(evidence, case, d_k):
     _check_gradient_ratio(evidence, mc.query_gradient_norms, case, [d_k], "typical-row", "q")
 
 
 @pytest.mark.claim(VANISH, reading="average")
-@pytest.mark.parametrize("case", _stable_torch_softmax_cases())
-def test_average_score_gradient(evidence, case):
-    d_ks = printed(VANISH, "d_k")
+@_stable_torch_softmax_cases()
+def test_average_score_gradient(claim, evidence, case):
+    d_ks = claim.printed("d_k")
     _check_gradient_ratio(evidence, mc.score_gradient_norms, case, d_ks, "average", "scores")
 
 
 @pytest.mark.claim(VANISH, reading="average")
-@pytest.mark.parametrize("case", _reference_torch_attention())
-def test_average_query_gradient(evidence, case):
-    d_ks = printed(VANISH, "d_k")
+@_reference_torch_attention()
+def test_average_query_gradient(claim, evidence, case):
+    d_ks = claim.printed("d_k")
     _check_gradient_ratio(evidence, mc.query_gradient_norms, case, d_ks, "average", "q")
 
 
 @pytest.mark.claim(VANISH, reading="trend")
-@pytest.mark.parametrize(
-    "case", cases(ids=["torch-softmax"], dtypes=("float64",), devices=("cpu",))
-)
-def test_score_gradient_trend_over_d_k(evidence, case):
+@pytest.mark.cases(ids=["torch-softmax"], dtypes=("float64",), devices=("cpu",))
+def test_score_gradient_trend_over_d_k(claim, evidence, case):
     """The sweep behind the figure: the median falls with d_k without scaling, not with it."""
-    sweep = parameter(VANISH, "sweep_d_k")
+    sweep = claim.parameter("sweep_d_k")
     medians = {True: [], False: []}
     means = {True: [], False: []}
     for d_k in sweep:
@@ -425,12 +420,12 @@ def _near_one_hot(weights: np.ndarray) -> np.ndarray:
 
 @pytest.mark.claim(ONE_HOT, reading="article-dk")
 @pytest.mark.parametrize("d_k", ARTICLE_D_K)
-@pytest.mark.parametrize("case", _reference_attention())
-def test_unscaled_rows_mostly_near_one_hot(evidence, case, d_k):
+@_reference_attention()
+def test_unscaled_rows_mostly_near_one_hot(claim, evidence, case, d_k):
     article_d_k(ONE_HOT, d_k)
-    most = parameter(ONE_HOT, "most")
+    most = claim.parameter("most")
     evidence.record_inputs(
-        **mc.init_sample(d_k).describe(), near_one_hot=parameter(ONE_HOT, "near_one_hot")
+        **mc.init_sample(d_k).describe(), near_one_hot=claim.parameter("near_one_hot")
     )
     without = mc.cluster_fraction_interval(_near_one_hot(mc.attention_weights(case, d_k, False)))
     with_scaling = mc.cluster_fraction_interval(
@@ -452,12 +447,10 @@ def test_unscaled_rows_mostly_near_one_hot(evidence, case, d_k):
 
 
 @pytest.mark.claim(ONE_HOT, reading="trend")
-@pytest.mark.parametrize(
-    "case", cases(role="attention", ids=["numpy-attention"], dtypes=("float64",))
-)
-def test_saturation_sweep_over_d_k(evidence, case):
+@pytest.mark.cases(ids=["numpy-attention"], dtypes=("float64",))
+def test_saturation_sweep_over_d_k(claim, evidence, case):
     """The sweep behind the figure: saturation grows with d_k without scaling only."""
-    sweep = parameter(ONE_HOT, "sweep_d_k")
+    sweep = claim.parameter("sweep_d_k")
     curves = {key: [] for key in ("max-with", "max-without", "h-with", "h-without")}
     fractions = []
     for d_k in sweep:
@@ -470,7 +463,7 @@ def test_saturation_sweep_over_d_k(evidence, case):
         )
     evidence.record_inputs(
         d_k=sweep,
-        near_one_hot=parameter(ONE_HOT, "near_one_hot"),
+        near_one_hot=claim.parameter("near_one_hot"),
         **{"rows per d_k": mc.SEQUENCES * mc.TOKENS},
     )
     evidence.property_holds(
@@ -538,37 +531,37 @@ def _check_variance(evidence, case, claim_id: str, reading: str, scale: bool) ->
 
 
 @pytest.mark.claim(VARIANCE, reading="independent-zero-mean")
-@pytest.mark.parametrize("case", _reference_attention())
+@_reference_attention()
 def test_variance_independent_zero_mean(evidence, case):
     _check_variance(evidence, case, VARIANCE, "independent-zero-mean", scale=False)
 
 
 @pytest.mark.claim(VARIANCE, reading="nonzero-mean")
-@pytest.mark.parametrize("case", _reference_attention())
+@_reference_attention()
 def test_variance_nonzero_mean(evidence, case):
     _check_variance(evidence, case, VARIANCE, "nonzero-mean", scale=False)
 
 
 @pytest.mark.claim(VARIANCE, reading="correlated-q-k")
-@pytest.mark.parametrize("case", _reference_attention())
+@_reference_attention()
 def test_variance_correlated(evidence, case):
     _check_variance(evidence, case, VARIANCE, "correlated-q-k", scale=False)
 
 
 @pytest.mark.claim(RESTORES, reading="independent-zero-mean")
-@pytest.mark.parametrize("case", _reference_attention())
+@_reference_attention()
 def test_scaled_variance_independent_zero_mean(evidence, case):
     _check_variance(evidence, case, RESTORES, "independent-zero-mean", scale=True)
 
 
 @pytest.mark.claim(RESTORES, reading="nonzero-mean")
-@pytest.mark.parametrize("case", _reference_attention())
+@_reference_attention()
 def test_scaled_variance_nonzero_mean(evidence, case):
     _check_variance(evidence, case, RESTORES, "nonzero-mean", scale=True)
 
 
 @pytest.mark.claim(RESTORES, reading="correlated-q-k")
-@pytest.mark.parametrize("case", _reference_attention())
+@_reference_attention()
 def test_scaled_variance_correlated(evidence, case):
     _check_variance(evidence, case, RESTORES, "correlated-q-k", scale=True)
 
@@ -578,11 +571,11 @@ STABLE = "scaling-keeps-softmax-stable"
 
 
 @pytest.mark.claim(STABLE)
-@pytest.mark.parametrize("case", _reference_attention())
-def test_scaled_softmax_does_not_drift_with_d_k(evidence, case):
-    drift = parameter(STABLE, "entropy_drift_nats")
-    near_one_hot = parameter(STABLE, "near_one_hot")
-    dims = parameter(STABLE, "d_k")
+@_reference_attention()
+def test_scaled_softmax_does_not_drift_with_d_k(claim, evidence, case):
+    drift = claim.parameter("entropy_drift_nats")
+    near_one_hot = claim.parameter("near_one_hot")
+    dims = claim.parameter("d_k")
     entropies = [float(mc.entropy(mc.attention_weights(case, d, True)).mean()) for d in dims]
     largest = [float(mc.attention_weights(case, d, True).max()) for d in dims]
     evidence.record_inputs(d_k=dims, **{"rows per d_k": mc.SEQUENCES * mc.TOKENS})
@@ -618,13 +611,13 @@ def _check_separation(evidence, weights_of, d_ks, base: float, unit: str, tokens
 
 
 @pytest.mark.claim(ENTROPY, reading="nats")
-@pytest.mark.parametrize("case", _reference_attention())
-def test_entropy_threshold_in_nats(evidence, case):
+@_reference_attention()
+def test_entropy_threshold_in_nats(claim, evidence, case):
     evidence.record_inputs(**{"rows per d_k": mc.SEQUENCES * mc.TOKENS, "tokens": mc.TOKENS})
     _check_separation(
         evidence,
         lambda d, s: mc.attention_weights(case, d, s),
-        printed(ENTROPY, "d_k"),
+        claim.printed("d_k"),
         math.e,
         "nats",
         mc.TOKENS,
@@ -632,12 +625,12 @@ def test_entropy_threshold_in_nats(evidence, case):
 
 
 @pytest.mark.claim(ENTROPY, reading="bits")
-@pytest.mark.parametrize("case", _reference_attention())
-def test_entropy_threshold_in_bits(evidence, case):
+@_reference_attention()
+def test_entropy_threshold_in_bits(claim, evidence, case):
     _check_separation(
         evidence,
         lambda d, s: mc.attention_weights(case, d, s),
-        printed(ENTROPY, "d_k"),
+        claim.printed("d_k"),
         2.0,
         "bits",
         mc.TOKENS,
@@ -652,7 +645,7 @@ def _long_row_weights(case, tokens: int, queries: int, sequences: int):
 
 
 @pytest.mark.claim(ENTROPY, reading="bits")
-@pytest.mark.parametrize("case", cases(ids=["numpy-stable"], dtypes=("float64",)))
+@pytest.mark.cases(ids=["numpy-stable"], dtypes=("float64",))
 def test_entropy_threshold_in_bits_long_rows(evidence, case):
     d_k = article_d_k(ENTROPY, 64)
     evidence.record_inputs(tokens=256, queries=32, sequences=16, seed=mc.LONG_ROW_SEED)
@@ -660,7 +653,7 @@ def test_entropy_threshold_in_bits_long_rows(evidence, case):
 
 
 @pytest.mark.claim(ENTROPY, reading="long-rows")
-@pytest.mark.parametrize("case", cases(ids=["numpy-stable"], dtypes=("float64",)))
+@pytest.mark.cases(ids=["numpy-stable"], dtypes=("float64",))
 def test_entropy_threshold_long_context(evidence, case):
     d_k = article_d_k(ENTROPY, 64)
     evidence.record_inputs(tokens=4096, queries=16, sequences=16, seed=mc.LONG_ROW_SEED)
@@ -669,9 +662,9 @@ def test_entropy_threshold_long_context(evidence, case):
 
 @pytest.mark.claim(ENTROPY, reading="short-rows")
 @pytest.mark.parametrize("tokens", [2, 3])
-@pytest.mark.parametrize("case", _reference_attention())
-def test_entropy_threshold_on_short_rows(evidence, case, tokens):
-    threshold = printed(ENTROPY, "threshold")
+@_reference_attention()
+def test_entropy_threshold_on_short_rows(claim, evidence, case, tokens):
+    threshold = claim.printed("threshold")
     d_k = article_d_k(ENTROPY, 64)
     sequences = mc.SEQUENCES * mc.TOKENS // tokens
     weights = mc.attention_weights(case, d_k, True, tokens=tokens, sequences=sequences)

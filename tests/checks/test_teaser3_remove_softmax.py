@@ -18,13 +18,13 @@ from array_api_compat import array_namespace
 
 from claimcheck.tolerance import CalibratedTolerance, numeric_tolerance
 from impl import attention, oracle, reference
-from impl.registry import cases, to_numpy
-from tests.checks import flops_support as fs
+from impl.registry import to_numpy
+from tests.checks.support import costs as fs
 
-ATTENTION = cases(role="attention", tags={"reference"})
-SUM_NORMALIZE = cases(role="normalizer", ids=["numpy-sum-normalize", "torch-sum-normalize"])
-RELU_NORMALIZE = cases(role="normalizer", ids=["numpy-relu-normalize", "torch-relu-normalize"])
-TORCH_RELU_NORMALIZE = cases(role="normalizer", ids=["torch-relu-normalize"])
+ATTENTION = pytest.mark.cases("reference-attention")
+SUM_NORMALIZE = pytest.mark.cases("sum-normalize")
+RELU_NORMALIZE = pytest.mark.cases("relu-normalize")
+TORCH_RELU_NORMALIZE = pytest.mark.cases("relu-normalize", backend="torch")
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def _plot(
 
 # -- Option 1: raw dot products ------------------------------------------------------------------
 @pytest.mark.claim("teaser3-raw-weights-negative", reading="negative-weights")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_raw_weights_are_often_negative(evidence, case):
     q, k = normal(0, 64, 16), normal(1, 64, 16)
     weights = run_variant(case, raw_scores, q, k)
@@ -103,7 +103,7 @@ def test_raw_weights_are_often_negative(evidence, case):
 
 
 @pytest.mark.claim("teaser3-raw-weights-negative", reading="subtraction")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_raw_output_subtracts_positive_values(evidence, case):
     q, k = normal(2, 16, 8), normal(3, 16, 8)
     v = np.abs(normal(4, 16, 8)) + 0.1  # every value entry positive
@@ -128,7 +128,7 @@ def test_raw_output_subtracts_positive_values(evidence, case):
 
 
 @pytest.mark.claim("teaser3-raw-outputs-unbounded", reading="grows-with-scale")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_raw_output_grows_with_scale(evidence, case):
     q, k, v = normal(5, 16, 4), normal(6, 16, 4), normal(7, 16, 4)
     factors = [1, 2, 4, 8]
@@ -168,7 +168,7 @@ def test_raw_output_grows_with_scale(evidence, case):
 
 
 @pytest.mark.claim("teaser3-raw-outputs-unbounded", reading="grows-with-context-length")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_raw_output_grows_with_context_length(evidence, case):
     q, k, v = normal(8, 8, 4), normal(9, 16, 4), normal(10, 16, 4)
     repeats = [1, 2, 4, 8]
@@ -198,7 +198,7 @@ def test_raw_output_grows_with_context_length(evidence, case):
 
 # -- Option 2: normalize by the row sum ------------------------------------------------------------
 @pytest.mark.claim("teaser3-rowsum-negative-values", reading="negative-weights")
-@pytest.mark.parametrize("case", SUM_NORMALIZE)
+@SUM_NORMALIZE
 def test_row_sum_weights_are_often_negative(evidence, case):
     weights = normalized_scores(case, normal(0, 64, 16), normal(1, 64, 16))
     share = float((weights < 0).mean())
@@ -207,7 +207,7 @@ def test_row_sum_weights_are_often_negative(evidence, case):
 
 
 @pytest.mark.claim("teaser3-rowsum-negative-values", reading="near-zero-row-sum")
-@pytest.mark.parametrize("case", SUM_NORMALIZE)
+@SUM_NORMALIZE
 def test_row_sum_weights_blow_up_when_scores_cancel(evidence, case):
     near = [1.0, -1.0 + 2.0**-6]  # row sum 2⁻⁶, exact in every dtype
     cancel = [1.0, -1.0]
@@ -224,7 +224,7 @@ def test_row_sum_weights_blow_up_when_scores_cancel(evidence, case):
 
 
 @pytest.mark.claim("teaser3-rowsum-too-uniform", reading="random-scores")
-@pytest.mark.parametrize("case", SUM_NORMALIZE)
+@SUM_NORMALIZE
 def test_row_sum_weights_on_random_scores(evidence, case):
     q, k = normal(11, 64, 16), normal(12, 64, 16)
     row_sum = median_peak(normalized_scores(case, q, k))
@@ -240,7 +240,7 @@ def test_row_sum_weights_on_random_scores(evidence, case):
 
 
 @pytest.mark.claim("teaser3-rowsum-too-uniform", reading="ability-to-focus")
-@pytest.mark.parametrize("case", SUM_NORMALIZE)
+@SUM_NORMALIZE
 def test_row_sum_cannot_focus_sharply(evidence, case):
     """The reading: no score row gives a valid row-sum pattern (weights ≥ 0) with a largest
     weight ≥ 0.99. Fails if one of the rows tried does."""
@@ -257,7 +257,7 @@ def test_row_sum_cannot_focus_sharply(evidence, case):
 
 
 @pytest.mark.claim("teaser3-rowsum-too-uniform", reading="large-positive-offset")
-@pytest.mark.parametrize("case", SUM_NORMALIZE)
+@SUM_NORMALIZE
 def test_row_sum_flattens_under_common_offset(evidence, case):
     base = np.array([3.0, 2.0, 1.0, 0.0])
     offsets = [0.0, 4.0, 16.0, 64.0]  # every shifted score is exact in every dtype
@@ -306,7 +306,7 @@ def _assert_linear(evidence: Any, slopes: dict[str, float], label: str) -> None:
 
 
 @pytest.mark.claim("teaser3-relu-linear-complexity", reading="as-written")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_relu_attention_as_written_is_quadratic(evidence, case):
     evidence.record_inputs(lengths=list(fs.SEQUENCE_LENGTHS), d=fs.HEAD_DIM)
     slopes = _record_costs(evidence, case, attention.relu_attention, "ReLU(QKᵀ) attention")
@@ -336,7 +336,7 @@ def _plot_flops(evidence: Any, case: Any) -> None:
 
 
 @pytest.mark.claim("teaser3-relu-linear-complexity", reading="kernel-feature-map")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_relu_feature_map_attention_is_linear(evidence, case):
     evidence.record_inputs(lengths=list(fs.SEQUENCE_LENGTHS), d=fs.HEAD_DIM)
     slopes = _record_costs(evidence, case, relu_linear_attention, "ReLU(Q)(ReLU(K)ᵀV)")
@@ -344,7 +344,7 @@ def test_relu_feature_map_attention_is_linear(evidence, case):
 
 
 @pytest.mark.claim("teaser3-relu-actually-works", reading="rows-with-a-positive-score")
-@pytest.mark.parametrize("case", RELU_NORMALIZE)
+@RELU_NORMALIZE
 def test_relu_weights_valid_when_a_score_is_positive(evidence, case):
     scores = normal(15, 256, 16)
     weights = case.run_float64(scores)
@@ -360,7 +360,7 @@ def test_relu_weights_valid_when_a_score_is_positive(evidence, case):
 
 
 @pytest.mark.claim("teaser3-relu-actually-works", reading="every-row")
-@pytest.mark.parametrize("case", RELU_NORMALIZE)
+@RELU_NORMALIZE
 def test_relu_weights_for_rows_without_positive_score(evidence, case):
     scores = normal(16, 256, 2)  # 2 keys per row: no positive score with probability 1/4
     weights = case.run_float64(scores)
@@ -376,7 +376,7 @@ def test_relu_weights_for_rows_without_positive_score(evidence, case):
 
 
 @pytest.mark.claim("teaser3-relu-sparsity", reading="about-half-zeros")
-@pytest.mark.parametrize("case", RELU_NORMALIZE)
+@RELU_NORMALIZE
 def test_relu_weights_are_half_zeros(evidence, case):
     weights = normalized_scores(case, normal(0, 64, 16), normal(1, 64, 16))
     share = float((weights == 0).mean())
@@ -387,7 +387,7 @@ def test_relu_weights_are_half_zeros(evidence, case):
 
 
 @pytest.mark.claim("teaser3-relu-sparsity", reading="zeroed-scores-carry-no-information")
-@pytest.mark.parametrize("case", RELU_NORMALIZE)
+@RELU_NORMALIZE
 def test_relu_weights_ignore_non_positive_scores(evidence, case):
     scores = np.round(normal(17, 16) * 16) / 16  # a 1/16 grid: 3x − 1 is exact in every dtype
     pushed = np.where(scores > 0, scores, 3 * scores - 1)
@@ -404,7 +404,7 @@ def test_relu_weights_ignore_non_positive_scores(evidence, case):
 
 
 @pytest.mark.claim("teaser3-relu-sparsity", reading="no-gradient-through-zeros")
-@pytest.mark.parametrize("case", TORCH_RELU_NORMALIZE)
+@TORCH_RELU_NORMALIZE
 def test_relu_gives_no_gradient_to_zeroed_scores(evidence, case):
     scores_np, v = normal(18, 8, 16), normal(19, 16, 4)
     grads = {}
@@ -429,7 +429,7 @@ def test_relu_gives_no_gradient_to_zeroed_scores(evidence, case):
 
 
 @pytest.mark.claim("teaser3-relu-no-exponential-emphasis", reading="scale-cannot-sharpen")
-@pytest.mark.parametrize("case", RELU_NORMALIZE)
+@RELU_NORMALIZE
 def test_scaling_scores_does_not_sharpen_relu(evidence, case):
     scores = normal(20, 8)
     factors = [1, 2, 4, 8, 16]  # powers of two: c·x is exact in every dtype
@@ -453,7 +453,7 @@ def test_scaling_scores_does_not_sharpen_relu(evidence, case):
 
 
 @pytest.mark.claim("teaser3-relu-no-exponential-emphasis", reading="one-hot-capacity")
-@pytest.mark.parametrize("case", RELU_NORMALIZE)
+@RELU_NORMALIZE
 def test_relu_cannot_put_all_weight_on_one_token(evidence, case):
     """The reading: ReLU + normalization puts less than all the weight on any one token (as
     softmax does for every finite row). Fails if the row tried gives a largest weight of 1."""
@@ -469,7 +469,7 @@ def test_relu_cannot_put_all_weight_on_one_token(evidence, case):
 
 # -- linear attention (Linear Transformer, φ = elu + 1) --------------------------------------------
 @pytest.mark.claim("teaser3-linear-attention-is-linear", reading="cost-grows-linearly")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_linear_attention_cost_is_linear(evidence, case):
     evidence.record_inputs(lengths=list(fs.SEQUENCE_LENGTHS), d=fs.HEAD_DIM)
     slopes = _record_costs(evidence, case, attention.linear_attention, "linear attention")
@@ -492,7 +492,7 @@ def quadratic_kernel_attention(q: Any, k: Any, v: Any) -> Any:
 
 
 @pytest.mark.claim("teaser3-linear-attention-is-linear", reading="same-result-as-quadratic-form")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_linear_attention_equals_quadratic_form(evidence, case):
     q, k, v = (case.rounded(normal(seed, 64, fs.HEAD_DIM)) for seed in (21, 22, 23))
     exact = quadratic_kernel_attention(q, k, v)  # float64 on the dtype's own inputs
@@ -509,7 +509,7 @@ def test_linear_attention_equals_quadratic_form(evidence, case):
 
 # -- the deeper insight --------------------------------------------------------------------------
 @pytest.mark.claim("teaser3-differentiable-routing")
-@pytest.mark.parametrize("case", cases(role="attention", backend="torch", dtypes=("float64",)))
+@pytest.mark.cases("attention", backend="torch", dtypes=("float64",))
 def test_attention_is_differentiable_in_queries_and_keys(evidence, case):
     import torch
 

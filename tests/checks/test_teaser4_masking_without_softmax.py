@@ -13,15 +13,13 @@ from hypothesis import strategies as st
 
 from impl import oracle
 from impl.attention import causal_allowed
-from impl.registry import cases, to_numpy
-from tests.checks.helpers import (
-    claim_tolerance,
+from impl.registry import to_numpy
+from tests.checks.support.claims import (
     compare_printed_vector,
     compare_to_exact,
     numeric_bound,
-    printed,
 )
-from tests.checks.masking_support import (
+from tests.checks.support.masking import (
     NEG_INF,
     attention_inputs,
     cached_exact_masked_softmax,
@@ -35,10 +33,10 @@ from tests.checks.masking_support import (
     row_behaviour,
 )
 
-SOFTMAX = cases(role="softmax")
-ATTENTION = cases(role="attention", tags={"masking"})
+SOFTMAX = pytest.mark.cases("softmax")
+ATTENTION = pytest.mark.cases("masking-attention")
 # Brain Teaser #1's "simple normalization", as the registry names it (role "normalizer").
-DIVISION = cases(ids=["numpy-sum-normalize", "torch-sum-normalize"])
+DIVISION = pytest.mark.cases("sum-normalize")
 EXP_CASES = op_cases("exp", exp_op, "elementwise exp in the dtype")
 
 
@@ -47,7 +45,7 @@ NEG_INF_ZERO = "softmax-of-neg-inf-is-zero"
 
 
 @pytest.mark.claim(NEG_INF_ZERO, reading="beside-a-finite-score")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_neg_inf_beside_finite_score_gets_zero(evidence, case):
     row = [1.5, NEG_INF]
     out = case.run_float64(row)
@@ -56,7 +54,7 @@ def test_neg_inf_beside_finite_score_gets_zero(evidence, case):
 
 
 @pytest.mark.claim(NEG_INF_ZERO, reading="alone")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_neg_inf_alone(evidence, case):
     out = case.run_float64([NEG_INF])
     evidence.record_inputs(row=[NEG_INF])
@@ -69,9 +67,9 @@ DIVIDE_INF = "cannot-divide-by-infinity"
 
 
 @pytest.mark.claim(DIVIDE_INF, reading="sum-is-neg-inf")
-@pytest.mark.parametrize("case", DIVISION)
-def test_sum_with_neg_inf(evidence, case):
-    scores = printed(DIVIDE_INF, "masked_scores")
+@DIVISION
+def test_sum_with_neg_inf(claim, evidence, case):
+    scores = claim.printed("masked_scores")
     total = float(to_numpy(case.asarray(scores).sum()))
     evidence.record_inputs(scores=scores)
     evidence.property_holds("sum", total == -math.inf, total, "−∞")
@@ -91,9 +89,9 @@ def test_finite_over_infinity_exact(evidence):
 
 
 @pytest.mark.claim(DIVIDE_INF, reading="finite-over-infinity-undefined")
-@pytest.mark.parametrize("case", DIVISION)
-def test_finite_over_infinity_in_dtype(evidence, case):
-    scores = printed(DIVIDE_INF, "masked_scores")
+@DIVISION
+def test_finite_over_infinity_in_dtype(claim, evidence, case):
+    scores = claim.printed("masked_scores")
     weights = case.run_float64(scores)
     valid = weights[np.isfinite(scores)]
     signs = [math.copysign(1, w) for w in valid]
@@ -104,9 +102,9 @@ def test_finite_over_infinity_in_dtype(evidence, case):
 
 
 @pytest.mark.claim(DIVIDE_INF, reading="result-is-unusable")
-@pytest.mark.parametrize("case", DIVISION)
-def test_divided_row_is_no_distribution(evidence, case):
-    scores = printed(DIVIDE_INF, "masked_scores")
+@DIVISION
+def test_divided_row_is_no_distribution(claim, evidence, case):
+    scores = claim.printed("masked_scores")
     weights = case.run_float64(scores)
     masked = ~np.isfinite(scores)
     evidence.record_inputs(scores=scores)
@@ -135,7 +133,7 @@ def test_mask_to_zero_example_exact(evidence):
 
 
 @pytest.mark.claim("mask-to-zero-example")
-@pytest.mark.parametrize("case", DIVISION)
+@DIVISION
 def test_mask_to_zero_example(evidence, case):
     _division_example(evidence, "mask-to-zero-example", case)
 
@@ -146,7 +144,7 @@ def test_mask_to_zero_negative_example_exact(evidence):
 
 
 @pytest.mark.claim("mask-to-zero-negative-example")
-@pytest.mark.parametrize("case", DIVISION)
+@DIVISION
 def test_mask_to_zero_negative_example(evidence, case):
     _division_example(evidence, "mask-to-zero-negative-example", case)
 
@@ -189,7 +187,7 @@ def test_all_negative_valid_scores_exact(evidence):
 
 
 @pytest.mark.claim(NEGATIVE, reading="all-valid-negative")
-@pytest.mark.parametrize("case", DIVISION)
+@DIVISION
 def test_all_negative_valid_scores(evidence, case):
     scores = printed("mask-to-zero-negative-example", "scores")
     weights = case.run_float64(scores)
@@ -217,7 +215,7 @@ def test_mixed_sign_valid_scores_exact(evidence):
 
 
 @pytest.mark.claim(NEGATIVE, reading="mixed-signs")
-@pytest.mark.parametrize("case", DIVISION)
+@DIVISION
 def test_mixed_sign_valid_scores(evidence, case):
     scores = [1.0, -2.0, 0.0, 0.0]
     weights = case.run_float64(scores)
@@ -293,7 +291,7 @@ def _extreme_rows(dtype: str) -> dict[str, list[float]]:
 
 
 @pytest.mark.claim(ALWAYS, reading="weight-regardless-of-other-scores")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_masked_weight_zero_whatever_the_scores(evidence, case):
     evidence.record_inputs(rows=_extreme_rows(case.dtype))
     for name, row in _extreme_rows(case.dtype).items():
@@ -307,16 +305,16 @@ def _exp_in_dtype(case, x: float) -> float:
 
 
 @pytest.mark.claim("exp-minus-100-near-zero")
-def test_exp_minus_100_exact(evidence):
-    cid, tol = "exp-minus-100-near-zero", claim_tolerance("exp-minus-100-near-zero")
+def test_exp_minus_100_exact(claim, evidence):
+    cid, tol = "exp-minus-100-near-zero", claim.tolerance()
     true = float(oracle.exp_exact(printed(cid, "x")))
     evidence.printed_value("exp(−100)", printed(cid, "value"), true, tol.bound, tol.description)
 
 
 @pytest.mark.claim("exp-minus-100-near-zero")
 @pytest.mark.parametrize("case", EXP_CASES)
-def test_exp_minus_100_in_dtype(evidence, case):
-    cid, tol = "exp-minus-100-near-zero", claim_tolerance("exp-minus-100-near-zero")
+def test_exp_minus_100_in_dtype(claim, evidence, case):
+    cid, tol = "exp-minus-100-near-zero", claim.tolerance()
     value = _exp_in_dtype(case, printed(cid, "x"))
     one_plus = float(to_numpy(case.asarray(1.0) + case.asarray(value)))
     evidence.printed_value(
@@ -326,36 +324,36 @@ def test_exp_minus_100_in_dtype(evidence, case):
 
 
 @pytest.mark.claim("exp-zero-is-one")
-def test_exp_zero_exact(evidence):
-    value = oracle.exp_exact(printed("exp-zero-is-one", "x"))
+def test_exp_zero_exact(claim, evidence):
+    value = oracle.exp_exact(claim.printed("x"))
     evidence.property_holds(
-        "mpmath exp(0)", value == printed("exp-zero-is-one", "value"), str(value), "1"
+        "mpmath exp(0)", value == claim.printed("value"), str(value), "1"
     )
 
 
 @pytest.mark.claim("exp-zero-is-one")
 @pytest.mark.parametrize("case", EXP_CASES)
-def test_exp_zero_in_dtype(evidence, case):
-    value = _exp_in_dtype(case, printed("exp-zero-is-one", "x"))
+def test_exp_zero_in_dtype(claim, evidence, case):
+    value = _exp_in_dtype(case, claim.printed("x"))
     evidence.property_holds(
         f"exp(0) in {case.dtype}",
-        value == printed("exp-zero-is-one", "value"),
+        value == claim.printed("value"),
         value,
         "1.0 exactly",
     )
 
 
 @pytest.mark.claim("exp-ten-about-22k")
-def test_exp_ten_exact(evidence):
-    cid, tol = "exp-ten-about-22k", claim_tolerance("exp-ten-about-22k")
+def test_exp_ten_exact(claim, evidence):
+    cid, tol = "exp-ten-about-22k", claim.tolerance()
     true = float(oracle.exp_exact(printed(cid, "x")))
     evidence.printed_value("exp(10)", printed(cid, "value"), true, tol.bound, tol.description)
 
 
 @pytest.mark.claim("exp-ten-about-22k")
 @pytest.mark.parametrize("case", EXP_CASES)
-def test_exp_ten_in_dtype(evidence, case):
-    cid, tol = "exp-ten-about-22k", claim_tolerance("exp-ten-about-22k")
+def test_exp_ten_in_dtype(claim, evidence, case):
+    cid, tol = "exp-ten-about-22k", claim.tolerance()
     exact = float(oracle.exp_exact(printed(cid, "x")))
     value = _exp_in_dtype(case, printed(cid, "x"))
     compare_to_exact(evidence, f"exp(10) in {case.dtype} vs exact", exact, value, case.dtype)
@@ -367,7 +365,7 @@ CONVERTS = "exp-turns-neg-inf-into-exact-zero"
 
 
 @pytest.mark.claim(CONVERTS, reading="exactly-zero")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_neg_inf_weights_exactly_zero(evidence, case):
     failed = []
     for scores, allowed in normal_masked_rows(15):
@@ -380,7 +378,7 @@ def test_neg_inf_weights_exactly_zero(evidence, case):
 
 
 @pytest.mark.claim(CONVERTS, reading="sum-over-valid-only")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_valid_weights_normalized_over_valid_scores(evidence, case):
     worst = 0.0
     for scores, allowed in normal_masked_rows(15):
@@ -404,7 +402,7 @@ EDGES = "neg-inf-masking-handles-all-edge-cases"
 
 
 @pytest.mark.claim(EDGES, reading="causal-rows")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_every_causal_row(evidence, case):
     scores = np.random.default_rng(16).normal(0.0, 2.0, (8, 8))
     allowed = causal_allowed(8, like=np.zeros(1))
@@ -427,7 +425,7 @@ def test_every_causal_row(evidence, case):
 
 
 @pytest.mark.claim(EDGES, reading="extreme-valid-scores")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_extreme_valid_scores(evidence, case):
     evidence.record_inputs(rows=_extreme_rows(case.dtype))
     for name, row in _extreme_rows(case.dtype).items():
@@ -437,7 +435,7 @@ def test_extreme_valid_scores(evidence, case):
 
 
 @pytest.mark.claim(EDGES, reading="fully-masked-rows")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_fully_masked_softmax_row(evidence, case):
     row = [NEG_INF] * 4
     out = case.run_float64(row)
@@ -447,7 +445,7 @@ def test_fully_masked_softmax_row(evidence, case):
 
 
 @pytest.mark.claim(EDGES, reading="fully-masked-rows")
-@pytest.mark.parametrize("case", ATTENTION)
+@ATTENTION
 def test_fully_masked_attention_row(evidence, case):
     q, k, v = attention_inputs(seed=14)
     allowed = causal_allowed(q.shape[0], like=np.zeros(1))
@@ -460,7 +458,7 @@ def test_fully_masked_attention_row(evidence, case):
 
 # -- two birds, one stone -------------------------------------------------------------------------
 @pytest.mark.claim("same-mechanism-handles-causality-and-distribution")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_one_call_masks_and_normalizes(evidence, case):
     problems = []
     for scores, allowed in normal_masked_rows(17):

@@ -16,10 +16,12 @@ import numpy as np
 import pytest
 
 from impl import oracle
-from impl.registry import cases
-from tests.checks import stats_support as mc
-from tests.checks.helpers import compare_to_exact, parameter, printed
-from tests.checks.masking_support import finfo
+
+from tests.checks.support import sampling as mc
+from tests.checks.support.claims import (
+    compare_to_exact,
+)
+from tests.checks.support.masking import finfo
 
 OVERFLOW, UNDERFLOW, SAFE = (
     "unshifted-softmax-overflows",
@@ -30,11 +32,11 @@ DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
 def _naive_cases(**filters):
-    return cases(ids=["numpy-naive", "torch-naive"], **filters)
+    return pytest.mark.cases("naive-softmax", **filters)
 
 
 def _shifted_cases(**filters):
-    return cases(tags={"stable"}, **filters)
+    return pytest.mark.cases("shifted-softmax", **filters)
 
 
 # -- the dtype's break points, exactly ------------------------------------------------------------
@@ -122,7 +124,7 @@ def _check_bracket(evidence, case, bracket, x_star: float, row: str) -> None:
 
 
 @pytest.mark.claim(OVERFLOW, reading="threshold-per-dtype")
-@pytest.mark.parametrize("case", _naive_cases())
+@_naive_cases()
 def test_overflow_break_point(evidence, case):
     x_star = overflow_point(case.dtype)
     bracket = _overflow_bracket(case)
@@ -142,7 +144,7 @@ def _above_overflow(dtype: str) -> list[float]:
 
 
 @pytest.mark.claim(OVERFLOW, reading="above-threshold")
-@pytest.mark.parametrize("case", _naive_cases())
+@_naive_cases()
 def test_unshifted_breaks_above_overflow_point(evidence, case):
     scores = _above_overflow(case.dtype)
     out = case.run_float64(scores)
@@ -165,7 +167,7 @@ def _check_shifted(evidence, case, scores) -> None:
 
 
 @pytest.mark.claim(OVERFLOW, reading="above-threshold")
-@pytest.mark.parametrize("case", _shifted_cases())
+@_shifted_cases()
 def test_shifted_correct_above_overflow_point(evidence, case):
     _check_shifted(evidence, case, _above_overflow(case.dtype))
 
@@ -178,7 +180,7 @@ def _equal_large_scores(dtype: str) -> list[float]:
 
 
 @pytest.mark.claim(OVERFLOW, reading="sum-overflow")
-@pytest.mark.parametrize("case", _naive_cases())
+@_naive_cases()
 def test_unshifted_sum_overflows(evidence, case):
     scores = _equal_large_scores(case.dtype)
     out = case.run_float64(scores)
@@ -197,15 +199,15 @@ def test_unshifted_sum_overflows(evidence, case):
 
 
 @pytest.mark.claim(OVERFLOW, reading="sum-overflow")
-@pytest.mark.parametrize("case", _shifted_cases())
+@_shifted_cases()
 def test_shifted_correct_when_sum_would_overflow(evidence, case):
     _check_shifted(evidence, case, _equal_large_scores(case.dtype))
 
 
 @pytest.mark.claim(OVERFLOW, reading="article-example-float16")
-@pytest.mark.parametrize("case", _naive_cases(dtypes=("float16",)))
-def test_unshifted_float16_breaks_on_article_example(evidence, case):
-    scores = printed(OVERFLOW, "article_example")
+@_naive_cases(dtypes=("float16",))
+def test_unshifted_float16_breaks_on_article_example(claim, evidence, case):
+    scores = claim.printed("article_example")
     out = case.run_float64(scores)
     evidence.record_inputs(scores=scores, float16_max=finfo("float16").max)
     evidence.property_holds(
@@ -214,13 +216,13 @@ def test_unshifted_float16_breaks_on_article_example(evidence, case):
 
 
 @pytest.mark.claim(OVERFLOW, reading="article-example-float16")
-@pytest.mark.parametrize("case", _shifted_cases(dtypes=("float16",)))
-def test_shifted_float16_correct_on_article_example(evidence, case):
-    _check_shifted(evidence, case, printed(OVERFLOW, "article_example"))
+@_shifted_cases(dtypes=("float16",))
+def test_shifted_float16_correct_on_article_example(claim, evidence, case):
+    _check_shifted(evidence, case, claim.printed("article_example"))
 
 
 @pytest.mark.claim(OVERFLOW, reading="threshold-per-dtype")
-@pytest.mark.parametrize("case", _naive_cases(dtypes=("float64",), backend="torch"))
+@_naive_cases(dtypes=("float64",), backend="torch")
 def test_break_points_per_dtype_figure(evidence, case):
     """Measured break points of torch-naive in every dtype (this case's device), drawn beside
     Brain Teaser #2's unscaled dot-product magnitudes."""
@@ -294,7 +296,7 @@ def _underflow_bracket(case) -> tuple[float, float]:
 
 
 @pytest.mark.claim(UNDERFLOW, reading="threshold-per-dtype")
-@pytest.mark.parametrize("case", _naive_cases())
+@_naive_cases()
 def test_underflow_break_point(evidence, case):
     x_star = underflow_point(case.dtype)
     first_bad, last_good = _underflow_bracket(case)
@@ -322,7 +324,7 @@ def _below_underflow(dtype: str) -> list[float]:
 
 
 @pytest.mark.claim(UNDERFLOW, reading="below-threshold")
-@pytest.mark.parametrize("case", _naive_cases())
+@_naive_cases()
 def test_unshifted_breaks_below_underflow_point(evidence, case):
     scores = _below_underflow(case.dtype)
     out = case.run_float64(scores)
@@ -333,7 +335,7 @@ def test_unshifted_breaks_below_underflow_point(evidence, case):
 
 
 @pytest.mark.claim(UNDERFLOW, reading="below-threshold")
-@pytest.mark.parametrize("case", _shifted_cases())
+@_shifted_cases()
 def test_shifted_correct_below_underflow_point(evidence, case):
     _check_shifted(evidence, case, _below_underflow(case.dtype))
 
@@ -373,7 +375,7 @@ def exact_rows(dtype: str) -> np.ndarray:
 
 
 @pytest.mark.claim(SAFE)
-@pytest.mark.parametrize("case", _shifted_cases())
+@_shifted_cases()
 def test_shifted_softmax_finite_over_whole_range(evidence, case):
     rows = case.rounded(extreme_rows(case.dtype))  # as the implementation sees them
     outputs = np.vstack([case.run_float64(row) for row in rows])

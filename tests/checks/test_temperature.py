@@ -21,13 +21,16 @@ from hypothesis import strategies as st
 
 from claimcheck.tolerance import numeric_tolerance
 from impl import reference
-from impl.registry import cases, to_numpy
-from tests.checks.helpers import Worst, claim_tolerance, compare_to_exact, decimals, printed
-from tests.checks.masking_support import entropy
+from impl.registry import to_numpy
+from tests.checks.support.claims import (
+    Worst,
+    compare_to_exact,
+)
+from tests.checks.support.masking import entropy
 
 DIGITS = 150
-SOFTMAX = cases()
-OVERFLOW_SAFE = cases(tags={"stable"})  # the unshifted formula overflows at low T (Teaser #5)
+SOFTMAX = pytest.mark.cases("softmax")
+OVERFLOW_SAFE = pytest.mark.cases("shifted-softmax")  # the unshifted formula overflows at low T (Teaser #5)
 TABLE = ("temperature-table-t1", "temperature-table-t05", "temperature-table-t2")
 EXAMPLE_DIRECTION = {  # +1: the claimed T is sharper than the baseline; −1: more uniform
     "temperature-example-more-peaked": +1,
@@ -97,7 +100,7 @@ def test_table_against_exact(evidence, claim_id):
         )
 
 
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 @pytest.mark.parametrize("claim_id", claim_params(TABLE))
 def test_table_per_implementation(evidence, claim_id, case):
     scores, temperature = printed(claim_id, "scores"), printed(claim_id, "temperature")
@@ -171,7 +174,7 @@ def test_example_direction_exact(evidence, claim_id):
     _record_example(evidence, claim_id, p_claimed, p_base)
 
 
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 @pytest.mark.parametrize("claim_id", claim_params(tuple(EXAMPLE_DIRECTION)))
 def test_example_direction_per_implementation(evidence, claim_id, case):
     scores = printed(claim_id, "scores")
@@ -250,7 +253,7 @@ def _plot_entropy(evidence: Any) -> None:
 
 
 @pytest.mark.claim("temperature-sharpness-control", reading="per-implementation")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_sharpness_control_per_implementation(evidence, case):
     temperatures = [0.5, 1.0, 2.0, 4.0, 8.0]
     rows = {
@@ -309,7 +312,7 @@ def test_uniform_limit_exact(evidence):
 
 
 @pytest.mark.claim("temperature-higher-more-diverse", reading="uniform-limit-per-implementation")
-@pytest.mark.parametrize("case", SOFTMAX)
+@SOFTMAX
 def test_uniform_limit_per_implementation(evidence, case):
     scores, temperature = article_scores(), 1e4
     measured = run_at_temperature(case, scores, temperature)
@@ -369,7 +372,7 @@ def test_tied_maximum_becomes_one_hot(evidence):
 @pytest.mark.claim(
     "temperature-lower-more-deterministic", reading="small-temperature-per-implementation"
 )
-@pytest.mark.parametrize("case", OVERFLOW_SAFE)
+@OVERFLOW_SAFE
 def test_small_temperature_per_implementation(evidence, case):
     scores, temperatures = article_scores(), [1.0, 0.1, 0.05, 0.01]
     outputs = [run_at_temperature(case, scores, t) for t in temperatures]
@@ -388,7 +391,7 @@ def test_small_temperature_per_implementation(evidence, case):
 
 
 @pytest.mark.claim("temperature-lower-more-deterministic", reading="overflowing-temperature")
-@pytest.mark.parametrize("case", OVERFLOW_SAFE)
+@OVERFLOW_SAFE
 def test_overflowing_temperature_per_implementation(evidence, case):
     import torch
 

@@ -13,7 +13,7 @@ from experiments.checks import TIMEOUT_S, curves, record_interval, record_scale
 from experiments.checks import training_grid as training_grid  # the shared grid fixture
 from experiments.data import RecallTask
 from experiments.stats import ratio_interval, t_interval
-from tests.checks.helpers import printed
+
 
 pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
 DEGRADES = "training-relu-attention-degrades"

@@ -10,7 +10,7 @@ from experiments import analysis
 from experiments.checks import PRESET, TIMEOUT_S, curves, record_interval, record_scale
 from experiments.checks import training_grid as training_grid  # the shared grid fixture
 from experiments.stats import ratio_interval, t_interval
-from tests.checks.helpers import printed
+
 
 pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
 HEAD_SIZES = PRESET.head_sizes
@@ -22,7 +22,7 @@ def _arms(grid, d_k):
 
 @pytest.mark.claim("training-unscaled-trains-slower")
 @pytest.mark.parametrize("d_k", HEAD_SIZES)
-def test_unscaled_needs_more_steps_to_reach_a_common_loss(evidence, training_grid, d_k):
+def test_unscaled_needs_more_steps_to_reach_a_common_loss(claim, evidence, training_grid, d_k):
     scaled, unscaled = _arms(training_grid, d_k)
     record_scale(evidence, training_grid, [scaled, unscaled])
     target = analysis.common_target([scaled, unscaled])
@@ -32,7 +32,7 @@ def test_unscaled_needs_more_steps_to_reach_a_common_loss(evidence, training_gri
     )
     ratios = [u / s for u, s in zip(steps_unscaled, steps_scaled, strict=True)]
     slowdown = ratio_interval(steps_unscaled, steps_scaled)
-    low, high = printed("training-unscaled-trains-slower", "slowdown_range")
+    low, high = claim.printed("slowdown_range")
     evidence.record_inputs(
         target_val_loss=target, steps_unscaled=steps_unscaled, steps_scaled=steps_scaled
     )
@@ -48,12 +48,12 @@ def test_unscaled_needs_more_steps_to_reach_a_common_loss(evidence, training_gri
 
 @pytest.mark.claim("training-unscaled-worse-perplexity")
 @pytest.mark.parametrize("d_k", HEAD_SIZES)
-def test_unscaled_perplexity_at_equal_budget(evidence, training_grid, d_k):
+def test_unscaled_perplexity_at_equal_budget(claim, evidence, training_grid, d_k):
     scaled, unscaled = _arms(training_grid, d_k)
     record_scale(evidence, training_grid, [scaled, unscaled])
     ppl_u, ppl_s = analysis.perplexities(unscaled), analysis.perplexities(scaled)
     ratio = ratio_interval(ppl_u, ppl_s)
-    low, high = printed("training-unscaled-worse-perplexity", "relative_perplexity_range")
+    low, high = claim.printed("relative_perplexity_range")
     evidence.record_inputs(perplexity_unscaled=ppl_u, perplexity_scaled=ppl_s)
     record_interval(
         evidence,
@@ -96,10 +96,10 @@ def test_unscaled_attention_entropy_is_lower(evidence, training_grid, d_k):
 
 @pytest.mark.claim("training-unscaled-attention-too-peaked", reading="below-article-threshold")
 @pytest.mark.parametrize("d_k", HEAD_SIZES)
-def test_unscaled_attention_entropy_below_article_threshold(evidence, training_grid, d_k):
+def test_unscaled_attention_entropy_below_article_threshold(claim, evidence, training_grid, d_k):
     scaled, unscaled = _arms(training_grid, d_k)
     record_scale(evidence, training_grid, [scaled, unscaled])
-    threshold = printed("training-unscaled-attention-too-peaked", "entropy_threshold_nats")
+    threshold = claim.printed("entropy_threshold_nats")
     h_u = [analysis.late_entropy(r) for r in unscaled.seeds]
     h_s = [analysis.late_entropy(r) for r in scaled.seeds]
     evidence.record_inputs(entropy_unscaled_nats=h_u, entropy_scaled_nats=h_s)

@@ -11,19 +11,24 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impl import oracle, reference
-from impl.registry import cases, get
-from tests.checks.helpers import Worst, compare_to_exact, numeric_bound, printed, score_vectors
+
+from tests.checks.support.claims import (
+    Worst,
+    compare_to_exact,
+    numeric_bound,
+    score_vectors,
+)
 
 EXAMPLE_SCORES = "example-probabilities"
 
 
 def _article_cases():
     """The printed function on numpy (as printed) and, through the Array API, on torch."""
-    return cases(ids=["numpy-article"]) + cases(ids=["torch-article"])
+    return pytest.mark.cases("article-code")
 
 
 @pytest.mark.claim("three-line-function-is-softmax", reading="single-vector")
-@pytest.mark.parametrize("case", _article_cases())
+@_article_cases()
 def test_article_function_on_one_vector(evidence, case):
     rng = np.random.default_rng(2)
     rows = [printed(EXAMPLE_SCORES, "scores"), rng.normal(0, 4, 64).tolist()]
@@ -39,7 +44,7 @@ def test_article_function_on_one_vector(evidence, case):
 
 
 @pytest.mark.claim("three-line-function-is-softmax", reading="score-matrix-rows")
-@pytest.mark.parametrize("case", _article_cases())
+@_article_cases()
 def test_article_function_on_score_matrix(evidence, case):
     rng = np.random.default_rng(3)
     scores = rng.normal(0, 2, (4, 6))
@@ -81,7 +86,7 @@ def test_shift_invariance_exact(evidence):
 
 
 @pytest.mark.claim("shift-invariance", reading="float-exact-shift")
-@pytest.mark.parametrize("case", cases(tags={"row-wise", "stable"}))
+@pytest.mark.cases("production-softmax")
 def test_shift_invariance_float(evidence, case):
     # |x| ≤ 16 and |c| ≤ 48, so |x − c| ≤ 64, on a grid whose every point up to 64 the dtype
     # holds exactly: 1/16, or 64 / 2^p for a p-bit significand if coarser (bfloat16: 1/4).
@@ -133,11 +138,12 @@ def _overflowing_scores(dtype: str) -> list[float]:
 
 
 @pytest.mark.claim("each-step-has-a-reason", reading="skip-shift")
-@pytest.mark.parametrize("case", cases(ids=["numpy-naive", "torch-naive"]))
-def test_skipping_shift_overflows(evidence, case):
+@pytest.mark.cases("naive-softmax")
+def test_skipping_shift_overflows(evidence, case, implementations):
     scores = _overflowing_scores(case.dtype)
     naive = case.run_float64(scores)
-    stable_case = type(case)(get(case.impl.id.replace("naive", "stable")), case.device, case.dtype)
+    stable = implementations.get(case.impl.id.replace("naive", "stable"))
+    stable_case = type(case)(stable, case.device, case.dtype)
     stable = stable_case.run_float64(scores)
     evidence.record_inputs(scores=scores)
     evidence.property_holds(
@@ -179,7 +185,7 @@ def test_skipping_normalize(evidence):
 
 
 @pytest.mark.claim("production-softmax-is-overflow-safe")
-@pytest.mark.parametrize("case", cases(tags={"library"}))
+@pytest.mark.cases("kernel-softmax")
 def test_production_softmax_handles_overflowing_scores(evidence, case):
     scores = _overflowing_scores(case.dtype)
     evidence.record_inputs(scores=scores, why="exp(max score) exceeds the dtype's largest value")

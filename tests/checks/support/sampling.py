@@ -18,7 +18,7 @@ import numpy as np
 
 from impl import attention, oracle
 from impl.registry import to_numpy
-from tests.checks.helpers import printed
+from tests.checks.support.claims import printed
 
 CONFIDENCE = 0.999
 Z = NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)  # ≈ 3.29

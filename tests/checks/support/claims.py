@@ -1,4 +1,7 @@
-"""Small helpers shared by the claim checks: reading claim data, comparing, strategies."""
+"""Comparisons the claim checks share: the article's printed numbers against true values (claim
+tolerance), implementations against the exact oracle (numerical tolerance); score strategies.
+
+A check reads its claim through the `claim` fixture (claimcheck/context.py), never by id."""
 
 from __future__ import annotations
 
@@ -7,48 +10,33 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from claimcheck.context import ClaimContext
 from claimcheck.evidence import Evidence
-from claimcheck.model import Claim
-from claimcheck.plugin import active_claims
-from claimcheck.tolerance import ClaimTolerance, numeric_tolerance
+from claimcheck.tolerance import numeric_tolerance
 
 
-def claim(claim_id: str) -> Claim:
-    """The claim as the session loaded it (checks read printed numbers from there, never inline)."""
-    return active_claims()[claim_id]
-
-
-def printed(claim_id: str, key: str) -> Any:
-    return claim(claim_id).claimed[key]
-
-
-def parameter(claim_id: str, key: str) -> Any:
-    """One of our own choices for the check (a threshold, a size), from the claim's `parameters`."""
-    return claim(claim_id).parameters[key]
-
-
-def claim_tolerance(claim_id: str) -> ClaimTolerance:
-    return ClaimTolerance.from_spec(claim(claim_id).tolerance)
-
-
-def decimals(claim_id: str) -> int | None:
-    spec = claim(claim_id).tolerance or {}
-    return int(spec["decimals"]) if "decimals" in spec else None
+def compare_printed(
+    evidence: Evidence, claim: ClaimContext, quantity: str, printed: float, true: float
+) -> bool:
+    """One printed number against the true one, within the claim tolerance of its precision."""
+    tol = claim.tolerance(printed)
+    return evidence.printed_value(
+        quantity, printed, true, tol.bound, tol.description, claim.decimals
+    )
 
 
 def compare_printed_vector(
     evidence: Evidence,
-    claim_id: str,
+    claim: ClaimContext,
     names: list[str],
     printed_values: list[float],
     true_values: Any,
 ) -> None:
     """Each printed number against the true one, within the claim tolerance of its precision."""
-    tol = claim_tolerance(claim_id)
     for name, shown, true in zip(
         names, printed_values, np.asarray(true_values).tolist(), strict=True
     ):
-        evidence.printed_value(name, shown, true, tol.bound, tol.description, decimals(claim_id))
+        compare_printed(evidence, claim, name, shown, true)
 
 
 def compare_to_exact(
@@ -57,21 +45,16 @@ def compare_to_exact(
     exact: Any,
     measured: Any,
     dtype: str,
-    overrides: dict[str, tuple[float, float]] | None = None,
 ) -> None:
     """Implementation against the exact oracle, within the per-dtype numerical tolerance."""
-    bound = numeric_bound(dtype, exact, overrides)
-    evidence.close_to(
-        quantity, exact, measured, bound, numeric_tolerance(dtype, overrides).describe()
-    )
+    bound = numeric_bound(dtype, exact)
+    evidence.close_to(quantity, exact, measured, bound, numeric_tolerance(dtype).describe())
 
 
-def numeric_bound(
-    dtype: str, exact: Any, overrides: dict[str, tuple[float, float]] | None = None
-) -> float:
+def numeric_bound(dtype: str, exact: Any) -> float:
     """The dtype's numerical tolerance (claimcheck.tolerance) for outputs of this size:
     atol + rtol·max|exact|, the bound compare_to_exact applies."""
-    tol = numeric_tolerance(dtype, overrides)
+    tol = numeric_tolerance(dtype)
     return float(tol.atol + tol.rtol * np.max(np.abs(np.asarray(exact, dtype=np.float64))))
 
 
