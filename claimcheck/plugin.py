@@ -20,7 +20,6 @@ from claimcheck.linking import MARKER
 from claimcheck.session import EVIDENCE_KEY, ClaimRun
 
 RUN_KEY = pytest.StashKey[ClaimRun]()
-PROFILE_ENV = "CLAIMCHECK_PROFILE"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,6 +1,10 @@
-"""Hypothesis profiles, registered once and chosen by CLAIMCHECK_PROFILE (dev, ci, thorough).
+"""Hypothesis profiles, registered once and chosen by CLAIMCHECK_PROFILE.
 
-CI runs derandomized with no example database, so two runs give the same verdicts.
+The default, `deterministic`, is derandomized with no example database: the same code and the same
+pinned versions (constraints.txt) give the same examples, so the same verdicts, in every run, with
+or without a `CI` variable. Random exploration is an explicit choice: `explore` (a fresh random
+search each run, for finding new counterexamples to pin with @example) or `thorough` (many more
+examples). A counterexample that decides a verdict is pinned as an explicit @example.
 """
 
 from __future__ import annotations
@@ -16,13 +20,18 @@ from threadpoolctl import threadpool_limits
 torch.set_num_threads(1)
 threadpool_limits(1)
 
-_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow], "print_blob": False}
 
-settings.register_profile("dev", max_examples=60, **_COMMON)
 settings.register_profile(
-    "ci", max_examples=60, derandomize=True, database=None, print_blob=False, **_COMMON
+    "deterministic", max_examples=60, derandomize=True, database=None, **_COMMON
 )
-settings.register_profile("thorough", max_examples=2000, **_COMMON)
+settings.register_profile("explore", max_examples=200, database=None, **_COMMON)
+settings.register_profile("thorough", max_examples=2000, derandomize=True, database=None, **_COMMON)
 
-PROFILE = os.environ.get("CLAIMCHECK_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+# `ci`: the old name of `deterministic`, kept so older commands still work.
+settings.register_profile("ci", settings.get_profile("deterministic"))
+PROFILES = ("deterministic", "explore", "thorough", "ci")
+PROFILE = os.environ.get("CLAIMCHECK_PROFILE") or "deterministic"
+if PROFILE not in PROFILES:
+    raise ValueError(f"CLAIMCHECK_PROFILE={PROFILE!r}: choose one of {', '.join(PROFILES)}")
 settings.load_profile(PROFILE)

@@ -18,7 +18,7 @@ import numpy as np
 
 from impl import attention, oracle
 from impl.registry import to_numpy
-from tests.checks.support.claims import printed
+from claimcheck.context import ClaimContext
 
 CONFIDENCE = 0.999
 Z = NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)  # ≈ 3.29
@@ -45,10 +45,10 @@ D_V = 16
 ARTICLE_D_K = (64, 512, 2048)
 
 
-def article_d_k(claim_id: str, d_k: int) -> int:
+def article_d_k(claim: ClaimContext, d_k: int) -> int:
     """A d_k parameter must be one the claim prints; a mismatch is a harness defect (ERROR)."""
-    if d_k not in printed(claim_id, "d_k"):
-        raise RuntimeError(f"d_k = {d_k} is not among the printed d_k of {claim_id}")
+    if d_k not in claim.printed("d_k"):
+        raise RuntimeError(f"d_k = {d_k} is not among the printed d_k of {claim.id}")
     return d_k
 
 
