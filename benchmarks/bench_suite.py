@@ -70,9 +70,9 @@ class PhaseProbe:
         self.phases: dict[str, float] = {}
 
     def pytest_unconfigure(self, config: Any) -> None:
-        from claimcheck.plugin import SESSION_KEY
+        from claimcheck.plugin import RUN_KEY
 
-        state = config.stash.get(SESSION_KEY, None)
+        state = config.stash.get(RUN_KEY, None)
         if state is not None:
             self.phases = {k: round(v, 3) for k, v in state.phase_s.items()}
 

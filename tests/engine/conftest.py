@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ import yaml
 # extension modules (numpy) cannot be loaded twice in one process.
 import impl.registry  # noqa: F401  # isort: skip
 import numpy  # noqa: F401  # isort: skip
-from claimcheck import plugin
 
 SECTION = "The Solution: Converting Scores to Probabilities"
 
@@ -110,13 +108,3 @@ def claims_project(
 ) -> ClaimsProject:
     """An empty synthetic project with the real claim schema; see ClaimsProject."""
     return ClaimsProject(pytester, request.config.rootpath / "claims" / "schema.json", monkeypatch)
-
-
-@pytest.fixture(autouse=True)
-def _keep_outer_claims() -> Iterator[None]:
-    """In-process runs replace the plugin's active claims; give the outer session its own back,
-    so claim checks that run after an engine test still read the real claim files."""
-    saved = dict(plugin._ACTIVE)
-    yield
-    plugin._ACTIVE.clear()
-    plugin._ACTIVE.update(saved)

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from claimcheck.plugin import SESSION_KEY
+from claimcheck.plugin import RUN_KEY
 from tests.engine.conftest import ClaimsProject, claim_entry
 
 FLAGS = [
@@ -311,7 +311,7 @@ def rendered_report(claims_project: ClaimsProject) -> Path:
 @pytest.fixture
 def screenshots_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     """reports/browser/ of this session (CI keeps it), or a temporary dir with --no-reports."""
-    state = request.config.stash[SESSION_KEY]
+    state = request.config.stash[RUN_KEY]
     reports = state.option_path("--reports-dir", "claimcheck_reports_dir")
     if reports is None or request.config.getoption("--no-reports"):
         return tmp_path

@@ -103,9 +103,10 @@ def ci_project(claims_project: ClaimsProject) -> ClaimsProject:
 
 
 def test_two_runs_give_identical_verdict_json(ci_project, monkeypatch):
-    """Fresh interpreters, the ci profile, and different hash seeds (so set or dict ordering
-    cannot leak into the report)."""
-    monkeypatch.setenv("CLAIMCHECK_PROFILE", "ci")
+    """Fresh interpreters, no profile variable (the default), no CI variable, and different hash
+    seeds (so set or dict ordering cannot leak into the report)."""
+    monkeypatch.delenv("CLAIMCHECK_PROFILE", raising=False)
+    monkeypatch.delenv("CI", raising=False)
     runs = []
     for hash_seed in ("1", "2"):
         monkeypatch.setenv("PYTHONHASHSEED", hash_seed)
@@ -113,11 +114,11 @@ def test_two_runs_give_identical_verdict_json(ci_project, monkeypatch):
         assert ci_project.run_subprocess(reports=reports).ret == 0
         runs.append(ci_project.report(reports))
     first, second = runs
-    assert first["environment"]["seeds"]["hypothesis_profile"] == "ci"
+    assert first["environment"]["seeds"]["hypothesis_profile"] == "deterministic"
     assert without_run_specifics(first) == without_run_specifics(second)
 
     by_id = {c["id"]: c for c in first["claims"]}
-    assert by_id["profile-loaded"]["verdict"] == "SUPPORTED"  # the ci profile really loaded
+    assert by_id["profile-loaded"]["verdict"] == "SUPPORTED"  # the deterministic profile loaded
     assert by_id["skipped"]["verdict"] == "NOT RUN"
     for cid, function in (
         ("falsified", "below_nine_tenths("),
@@ -129,18 +130,29 @@ def test_two_runs_give_identical_verdict_json(ci_project, monkeypatch):
     assert "Falsifying example (Hypothesis)" in page and "below_nine_tenths(" in page
 
 
-def test_ci_profile_is_derandomized_without_a_database():
-    ci = settings.get_profile("ci")
-    assert ci.derandomize is True and ci.database is None
-    # dev and thorough are registered too (get_profile raises for an unknown name).
-    assert settings.get_profile("thorough").max_examples > settings.get_profile("dev").max_examples
+def test_default_profile_is_derandomized_without_a_database(monkeypatch):
+    """With no environment variable at all (no CI, no CLAIMCHECK_PROFILE), the loaded profile
+    is the deterministic one: a user's plain run gives the same verdicts every time."""
+    import importlib
+
+    import tests.conftest
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("CLAIMCHECK_PROFILE", raising=False)
+    importlib.reload(tests.conftest)
+    assert tests.conftest.PROFILE == "deterministic"
+    chosen = settings.get_profile("deterministic")
+    assert chosen.derandomize is True and chosen.database is None
+    # Random exploration is an explicit, separate profile.
+    assert settings.get_profile("explore").derandomize is False
+    assert settings.get_profile("thorough").max_examples > chosen.max_examples
 
 
-def test_ci_profile_draws_the_same_examples_every_time():
+def test_deterministic_profile_draws_the_same_examples_every_time():
     def examples_drawn() -> list[float]:
         drawn: list[float] = []
 
-        @settings(settings.get_profile("ci"))
+        @settings(settings.get_profile("deterministic"))
         @given(st.floats(-1e6, 1e6, allow_nan=False))
         def record(x: float) -> None:
             drawn.append(x)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.engine.synthetic import claim_yaml, make_project, report, verdicts
@@ -262,9 +264,15 @@ def test_a_killed_run_leaves_no_old_report_reading_as_current(pytester):
     reports = project / "reports"
     reports.mkdir()
     (reports / "verdict.html").write_text("an older run", encoding="utf-8")
+    (reports / "junit.xml").write_text("<old/>", encoding="utf-8")
     result = pytester.runpytest_subprocess("-p", "no:html")
     assert result.ret == 9
-    assert not (reports / "verdict.html").exists()
+    # What is left says a run started and did not finish; the older logs are gone.
+    page = (reports / "verdict.html").read_text(encoding="utf-8")
+    assert "an older run" not in page and "has not finished" in page
+    data = json.loads((reports / "verdict.json").read_text(encoding="utf-8"))
+    assert data["summary"]["ok"] is False and data["summary"]["finished"] is False
+    assert not (reports / "junit.xml").exists()
 
 
 def test_an_ordinary_test_run_keeps_the_last_report(pytester):

@@ -11,6 +11,7 @@ from impl.model import ALL_DTYPES, NUMPY_DTYPES, ImplCase, Implementation
 from impl.unsupported import NotSupported
 
 ROLES = {"softmax", "log-softmax", "normalizer", "attention"}
+REGISTRY = registry.Registry.builtin()
 # Ids and tags other checks select on: they must keep existing.
 KEPT = {
     "numpy-stable": {"stable", "row-wise"},
@@ -43,18 +44,18 @@ NEW = {
 
 
 def _all() -> list[Implementation]:
-    return [i for role in ROLES for i in registry.implementations(role)]
+    return [i for role in ROLES for i in REGISTRY.implementations(role)]
 
 
 # -- the registry -------------------------------------------------------------------------------
 def test_existing_ids_keep_their_tags():
     for impl_id, tags in KEPT.items():
-        assert tags <= registry.get(impl_id).tags, impl_id
+        assert tags <= REGISTRY.get(impl_id).tags, impl_id
 
 
 def test_new_entries_have_their_roles():
     for impl_id, role in NEW.items():
-        assert registry.get(impl_id).role == role, impl_id
+        assert REGISTRY.get(impl_id).role == role, impl_id
 
 
 def test_entries_are_well_formed():
@@ -67,17 +68,17 @@ def test_entries_are_well_formed():
 
 def test_sdpa_backends_are_library_attentions_with_a_probe():
     for backend in ("math", "flash", "efficient", "cudnn"):
-        impl = registry.get(f"sdpa-{backend}")
+        impl = REGISTRY.get(f"sdpa-{backend}")
         assert impl.tags == {"masking", "library"} and impl.available is not None
 
 
 def test_compiled_softmax_is_registered_on_cuda_only():
-    impl = registry.get("torch-compiled-softmax")
+    impl = REGISTRY.get("torch-compiled-softmax")
     assert impl.devices == ("cuda",) and "compiled" in impl.tags
 
 
 def test_case_ids_read_as_implementation_device_dtype():
-    ids = [p.id for p in registry.cases(ids=["numpy-stable"])]
+    ids = [p.id for p in REGISTRY.cases(ids=["numpy-stable"])]
     assert ids == [
         "numpy-stable-cpu-float64",
         "numpy-stable-cpu-float32",
@@ -86,17 +87,17 @@ def test_case_ids_read_as_implementation_device_dtype():
 
 
 def test_cases_filter_by_role_and_tags():
-    chosen = {p.values[0].impl.id for p in registry.cases(role="attention", tags={"library"})}
+    chosen = {p.values[0].impl.id for p in REGISTRY.cases("library-attention")}
     assert chosen == {"sdpa-math", "sdpa-flash", "sdpa-efficient", "sdpa-cudnn", "torch-mha"}
 
 
 def test_normalizers_are_the_brain_teaser_formulas():
     x = np.array([[1.0, 3.0], [-1.0, 2.0]])
     np.testing.assert_allclose(
-        registry.get("numpy-sum-normalize").fn(x), x / x.sum(-1, keepdims=True)
+        REGISTRY.get("numpy-sum-normalize").fn(x), x / x.sum(-1, keepdims=True)
     )
     np.testing.assert_allclose(
-        registry.get("numpy-relu-normalize").fn(x), [[0.25, 0.75], [0.0, 1.0]]
+        REGISTRY.get("numpy-relu-normalize").fn(x), [[0.25, 0.75], [0.0, 1.0]]
     )
 
 
@@ -118,12 +119,10 @@ def test_an_unavailable_case_is_kept_and_skipped_with_its_reason():
         "probe test",
         available=available,
     )
-    registry.register(impl)
-    try:
-        first = registry.cases(ids=["probe-test"])
-        registry.cases(ids=["probe-test"])
-    finally:
-        registry.unregister("probe-test")
+    run_registry = REGISTRY.with_added([impl])
+    first = run_registry.cases(ids=["probe-test"])
+    run_registry.cases(ids=["probe-test"])
+    assert "probe-test" not in REGISTRY  # a run's additions never reach another registry
     skipped = {p.id: [m.kwargs["reason"] for m in p.marks] for p in first}
     assert skipped == {
         "probe-test-cpu-float64": [],
@@ -135,7 +134,7 @@ def test_an_unavailable_case_is_kept_and_skipped_with_its_reason():
 
 def test_efficient_and_cudnn_attention_are_unavailable_on_cpu_with_a_reason():
     for backend in ("efficient", "cudnn"):
-        reason = ImplCase(registry.get(f"sdpa-{backend}"), "cpu", "float32").skip_reason()
+        reason = ImplCase(REGISTRY.get(f"sdpa-{backend}"), "cpu", "float32").skip_reason()
         assert reason and f"no SDPA {backend} kernel" in reason
 
 
@@ -157,8 +156,8 @@ def test_multihead_attention_mask_means_allowed():
     rng = np.random.default_rng(0)
     q, k, v = (rng.normal(size=(1, 3, 4)) for _ in range(3))
     allowed = np.array([[True, False, False], [True, True, False], [False, True, True]])
-    case = ImplCase(registry.get("torch-mha"), "cpu", "float64")
-    expected = ImplCase(registry.get("numpy-attention"), "cpu", "float64")
+    case = ImplCase(REGISTRY.get("torch-mha"), "cpu", "float64")
+    expected = ImplCase(REGISTRY.get("numpy-attention"), "cpu", "float64")
     np.testing.assert_allclose(
         registry.to_numpy(case.call(q, k, v, allowed=allowed)),
         expected.call(q, k, v, allowed=allowed),
@@ -257,19 +256,25 @@ def test_two_functions_with_one_name_are_refused(pytester):
 
 # -- --impl and entry points in a run -------------------------------------------------------------
 SEES_USER_IMPLS = """
-from impl.registry import cases, implementations
+import pytest
 
-def test_user_cases_are_parametrized():
-    ids = [p.id for p in cases(tags={"user"})]
-    assert "user-softmax-cpu-float64" in ids
-    assert "user-offered-cpu-float32" in ids
-    assert {i.id for i in implementations(tags={"user"})} == {"user-softmax", "user-offered"}
+def test_user_implementations_are_in_the_run_registry(implementations):
+    assert {i.id for i in implementations.implementations(tags={"user"})} == {
+        "user-softmax", "user-offered"
+    }
+    # ... and in no claim's scope
+    assert not implementations.scope_members("production-softmax") & {"user-softmax"}
+
+@pytest.mark.cases("production-softmax", dtypes=("float64",))
+def test_user_cases_are_parametrized(case):
+    pass
 """
 
 
 def test_impl_and_entry_points_are_registered_for_the_run_only(pytester):
     """An entry point of an installed package (a dist-info on sys.path) and an --impl both
-    reach cases(); both are gone from the registry when the run ends."""
+    reach the run's registry and the checks of matching selections; the registry belongs to
+    that run only."""
     pytester.syspathinsert()
     pytester.makepyfile(offered="def my_softmax(x, axis=-1):\n    return x / x.sum()\n")
     dist = pytester.mkdir("offered_pkg-1.0.dist-info")
@@ -279,7 +284,9 @@ def test_impl_and_entry_points_are_registered_for_the_run_only(pytester):
     )
     pytester.makepyfile(test_sees=SEES_USER_IMPLS)
     result = pytester.runpytest_inprocess("--impl", "scipy.special:softmax", "-p", "no:html")
-    result.assert_outcomes(passed=1)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0 and outcomes["passed"] >= 3
+    result.stdout.fnmatch_lines(["*collected 12 items*"])  # 1 + 11 cases, user ones included
     assert not [i for i in _all() if "user" in i.tags]
 
 
@@ -291,6 +298,6 @@ def test_a_broken_entry_point_is_a_usage_error_naming_it(pytester):
         f"[{pytest_plugin.ENTRY_POINT_GROUP}]\nbad = no_such_module_xyz:softmax\n"
     )
     pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
-    result = pytester.runpytest_inprocess()
+    result = pytester.runpytest_inprocess("--claims-dir", "claims")  # a claims run loads them
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: entry point 'bad' (no_such_module_xyz:softmax)*"])

@@ -39,7 +39,7 @@ BROKEN_ATTENTIONS = {
 
 # Probe the attention kernels now, so the torch modules they import are loaded before pytester
 # snapshots sys.modules (it unloads modules first imported during the inner run).
-registry.cases(role="attention")
+registry.Registry.builtin().cases("attention")
 
 
 def _what_broke(impl_id: str) -> str:
