@@ -11,7 +11,15 @@ from typing import Any
 
 import jinja2
 
-BADGE_ORDER = ["SUPPORTED", "PARTLY SUPPORTED", "REFUTED", "NOT CHECKABLE", "NOT RUN", "ERROR"]
+BADGE_ORDER = [
+    "SUPPORTED",
+    "PARTLY SUPPORTED",
+    "REFUTED",
+    "INCONCLUSIVE",
+    "NOT CHECKABLE",
+    "NOT RUN",
+    "ERROR",
+]
 
 
 def _css_class(verdict: str) -> str:
