@@ -131,12 +131,17 @@ def _finite_and_exact(evidence, case, scores: np.ndarray, exact: np.ndarray, wha
     compare_to_exact(evidence, f"{what}: output vs exact", exact, out, case.dtype)
 
 
+def _overflowing_row_is_exact(evidence, case, exact_fn) -> None:
+    """One row whose exp overflows the dtype, against `exact_fn` (softmax or log-softmax)."""
+    scores = case.rounded(_overflowing_row(case.dtype))
+    evidence.record_inputs(scores=scores, why="exp(max score) is inf in this dtype")
+    _finite_and_exact(evidence, case, scores, exact_fn(scores), "overflowing row")
+
+
 @pytest.mark.claim("stable-implementations-are-overflow-safe", reading="single-row")
 @pytest.mark.cases("shifted-softmax")
 def test_stable_softmax_survives_overflowing_scores(evidence, case):
-    scores = case.rounded(_overflowing_row(case.dtype))
-    evidence.record_inputs(scores=scores, why="exp(max score) is inf in this dtype")
-    _finite_and_exact(evidence, case, scores, oracle.softmax(scores), "overflowing row")
+    _overflowing_row_is_exact(evidence, case, oracle.softmax)
 
 
 @pytest.mark.claim("stable-implementations-are-overflow-safe", reading="score-matrix")
@@ -151,6 +156,4 @@ def test_stable_softmax_shifts_each_row_by_its_own_max(evidence, case):
 @pytest.mark.claim("stable-implementations-are-overflow-safe", reading="log-softmax")
 @pytest.mark.cases("log-softmax")
 def test_stable_log_softmax_survives_overflowing_scores(evidence, case):
-    scores = case.rounded(_overflowing_row(case.dtype))
-    evidence.record_inputs(scores=scores, why="exp(max score) is inf in this dtype")
-    _finite_and_exact(evidence, case, scores, oracle.log_softmax(scores), "overflowing row")
+    _overflowing_row_is_exact(evidence, case, oracle.log_softmax)

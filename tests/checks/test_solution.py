@@ -106,7 +106,7 @@ def _underflow_gap(case) -> float:
 
 
 @pytest.mark.claim("outputs-positive", reading="non-negative-float")
-@pytest.mark.cases("row-wise-softmax")
+@pytest.mark.cases("production-softmax")
 def test_outputs_non_negative(evidence, case):
     rng = np.random.default_rng(0)
     gap = _underflow_gap(case)
@@ -117,7 +117,7 @@ def test_outputs_non_negative(evidence, case):
 
 
 @pytest.mark.claim("outputs-positive", reading="strictly-positive-float")
-@pytest.mark.cases("row-wise-softmax")
+@pytest.mark.cases("production-softmax")
 def test_outputs_strictly_positive(evidence, case):
     gap = _underflow_gap(case)
     scores = [0.0, -gap]
@@ -155,7 +155,7 @@ def _random_rows(seed: int = 0) -> list[np.ndarray]:
 
 
 @pytest.mark.claim("outputs-sum-to-one", reading="within-rounding")
-@pytest.mark.cases("row-wise-softmax")
+@pytest.mark.cases("production-softmax")
 def test_sum_to_one_within_rounding(evidence, case):
     rows = _random_rows()
     evidence.record_inputs(seed=0, row_lengths=[len(r) for r in rows], scales=[1.0, 5.0])
