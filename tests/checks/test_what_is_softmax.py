@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impl import oracle, reference
-
 from tests.checks.support.claims import (
     Worst,
     compare_to_exact,
@@ -19,19 +18,15 @@ from tests.checks.support.claims import (
     score_vectors,
 )
 
-EXAMPLE_SCORES = "example-probabilities"
-
-
-def _article_cases():
-    """The printed function on numpy (as printed) and, through the Array API, on torch."""
-    return pytest.mark.cases("article-code")
+# The printed function on numpy (as printed) and, through the Array API, on torch.
+ARTICLE_CODE = pytest.mark.cases("article-code")
 
 
 @pytest.mark.claim("three-line-function-is-softmax", reading="single-vector")
-@_article_cases()
-def test_article_function_on_one_vector(evidence, case):
+@ARTICLE_CODE
+def test_article_function_on_one_vector(claim, evidence, case):
     rng = np.random.default_rng(2)
-    rows = [printed(EXAMPLE_SCORES, "scores"), rng.normal(0, 4, 64).tolist()]
+    rows = [claim.parameter("example_scores"), rng.normal(0, 4, 64).tolist()]
     evidence.record_inputs(seed=2, rows=["article example scores", "64 normal(0, 4) scores"])
     for index, row in enumerate(rows):
         compare_to_exact(
@@ -44,7 +39,7 @@ def test_article_function_on_one_vector(evidence, case):
 
 
 @pytest.mark.claim("three-line-function-is-softmax", reading="score-matrix-rows")
-@_article_cases()
+@ARTICLE_CODE
 def test_article_function_on_score_matrix(evidence, case):
     rng = np.random.default_rng(3)
     scores = rng.normal(0, 2, (4, 6))
@@ -155,8 +150,8 @@ def test_skipping_shift_overflows(evidence, case, implementations):
 
 
 @pytest.mark.claim("each-step-has-a-reason", reading="skip-exponentiate")
-def test_skipping_exponentiate(evidence):
-    scores = np.asarray(printed(EXAMPLE_SCORES, "scores"))
+def test_skipping_exponentiate(claim, evidence):
+    scores = np.asarray(claim.parameter("example_scores"))
     shifted = scores - scores.max()
     without_exp = shifted / shifted.sum()
     top = int(np.argmax(scores))
@@ -176,8 +171,8 @@ def test_skipping_exponentiate(evidence):
 
 
 @pytest.mark.claim("each-step-has-a-reason", reading="skip-normalize")
-def test_skipping_normalize(evidence):
-    scores = np.asarray(printed(EXAMPLE_SCORES, "scores"))
+def test_skipping_normalize(claim, evidence):
+    scores = np.asarray(claim.parameter("example_scores"))
     unnormalized = np.exp(scores - scores.max())
     total = math.fsum(unnormalized)
     evidence.record_inputs(scores=scores)
