@@ -204,7 +204,7 @@ def test_mask_adds_work_of_the_order_of_the_score_matrix(evidence):
 
 
 # -- the example ----------------------------------------------------------------------------------
-@pytest.mark.claim("masked-example-future-tokens")
+@pytest.mark.claim("masked-example-future-tokens", reading="same-query-as-the-problem")
 def test_future_tokens_for_the_problem_query(claim, evidence):
     """A key is a future token for the query when every occurrence of its word in the sentence
     (case-insensitive) comes after the query's position."""
