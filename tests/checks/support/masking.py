@@ -1,66 +1,37 @@
-"""Helpers for the checks of the masking and normalization sections (The Problem, Causal Masking,
-Brain Teasers #1 and #4): elementwise-op cases, masked rows, attention inputs, exact references.
+"""Masked rows, attention inputs and exact references for the masking checks (Causal Masking,
+Brain Teaser #4), and the exact division-by-the-sum helpers the normalization checks share.
+
+Dtype facts and plain-operation cases live in support/dtypes.py (re-exported here for older
+imports). Helpers with one user outside the masking sections (dot_products, sparsemax: The Problem;
+the Jacobians: Brain Teaser #1) are still here until those checks take them in.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from fractions import Fraction
 from functools import cache
 from typing import Any
 
 import mpmath
 import numpy as np
-import pytest
-from array_api_compat import array_namespace
 
 from impl import oracle
-from impl.registry import ALL_DTYPES, NUMPY_DTYPES, ImplCase, Implementation, to_numpy
+from impl.registry import ImplCase, to_numpy
+
+# Kept importable from here for the other sections' checks; their home is support/dtypes.py.
+from tests.checks.support.dtypes import exp_op as exp_op
+from tests.checks.support.dtypes import finfo as finfo
+from tests.checks.support.dtypes import identity as identity
+from tests.checks.support.dtypes import op_cases as op_cases
 
 NEG_INF = float("-inf")
-
-
-# -- cases for plain array operations -------------------------------------------------------------
-def op_cases(name: str, fn: Callable[..., Any], description: str) -> list[Any]:
-    """One case per backend × device × dtype for an operation that is not an implementation under
-    test (exp, dot products, plain arithmetic). The op is deliberately not registered, so
-    no softmax or attention check picks it up; the registry's ImplCase gives the conversion to the
-    backend, device and dtype, and the CUDA skip with its reason."""
-    params = []
-    for backend, devices, dtypes in (
-        ("numpy", ("cpu",), NUMPY_DTYPES),
-        ("torch", ("cpu", "cuda"), ALL_DTYPES),
-    ):
-        impl = Implementation(f"{name}-{backend}", "op", backend, fn, devices, dtypes, description)
-        for device in devices:
-            for dtype in dtypes:
-                case = ImplCase(impl, device, dtype)
-                reason = case.skip_reason()
-                marks = [pytest.mark.skip(reason=reason)] if reason else []
-                params.append(pytest.param(case, id=str(case), marks=marks))
-    return params
-
-
-def exp_op(x: Any, axis: int = -1) -> Any:
-    """exp, elementwise (the axis is ignored: it is there for ImplCase.run's signature)."""
-    return array_namespace(x).exp(x)
-
-
-def identity(x: Any, axis: int = -1) -> Any:
-    """No operation: for cases whose checks only need the conversion to backend and dtype."""
-    return x
 
 
 def dot_products(x: Any, axis: int = -1) -> Any:
     """Rows 1.. of x (keys) dotted with row 0 (the query): raw, unscaled attention scores."""
     return x[1:] @ x[0]
-
-
-def finfo(dtype: str) -> Any:
-    import torch
-
-    return torch.finfo(getattr(torch, dtype))
 
 
 # -- masked rows ----------------------------------------------------------------------------------
@@ -116,23 +87,6 @@ def mp_softmax_through_exp(scores: Sequence[float]) -> list[mpmath.mpf]:
         return [w / total for w in weights]
 
 
-def apply(case: ImplCase, array: Any) -> Any:
-    """The implementation applied to an array already in its backend and dtype (no float64
-    round trip), with overflow to inf/NaN treated as a result, not an error."""
-    with np.errstate(all="ignore"):
-        return case.impl.fn(array, axis=-1)
-
-
-def added_mask(
-    case: ImplCase, scores: Sequence[float], allowed: Sequence[bool], fill: float
-) -> Any:
-    """scores + mask computed in the case's dtype, the mask 0 where allowed and `fill` elsewhere:
-    the additive form many kernels use (`attn_mask` as a float tensor)."""
-    mask = [0.0 if a else fill for a in allowed]
-    with np.errstate(all="ignore"):
-        return case.asarray(scores) + case.asarray(mask)
-
-
 def row_behaviour(weights: np.ndarray, masked: np.ndarray | None = None) -> str:
     """Name what a row of weights (or an attention output row) is: 'NaN', 'zeros', 'uniform',
     'distribution' (finite, ≥ 0, sums to 1) or 'other'."""
@@ -150,6 +104,41 @@ def row_behaviour(weights: np.ndarray, masked: np.ndarray | None = None) -> str:
     return "other"
 
 
+# -- fully masked rows (every score −∞) ----------------------------------------------------------
+FULLY_MASKED_ROW = (NEG_INF,) * 4
+
+
+def fully_masked_exact() -> list[mpmath.mpf]:
+    """softmax of a row of −∞ only, as the mathematics gives it (exp(−∞ − (−∞)) = exp(NaN))."""
+    return mp_softmax_through_exp(FULLY_MASKED_ROW)
+
+
+def fully_masked_softmax(evidence: Any, case: ImplCase) -> np.ndarray:
+    """The case's softmax of a row of −∞ only, recording what it returns (NaN, zeros, uniform)
+    and what a finite stand-in (finfo.min) gives instead."""
+    out = case.run_float64(list(FULLY_MASKED_ROW))
+    stand_in = case.run_float64([float(finfo(case.dtype).min)] * len(FULLY_MASKED_ROW))
+    evidence.record_inputs(row=list(FULLY_MASKED_ROW))
+    evidence.note(
+        f"returns {row_behaviour(out)} {out.tolist()}; with finfo.min instead of −∞ it returns "
+        f"{row_behaviour(stand_in)} {stand_in.tolist()}"
+    )
+    return out
+
+
+def fully_masked_attention_row(evidence: Any, case: ImplCase) -> np.ndarray:
+    """Row 0 of a causal attention whose query 0 may attend to nothing (a padding query)."""
+    from impl.attention import causal_allowed
+
+    q, k, v = attention_inputs(seed=14)
+    allowed = causal_allowed(q.shape[0], like=np.zeros(1))
+    allowed[0] = False
+    out = call_attention(case, q, k, v, allowed=allowed)
+    evidence.record_inputs(seed=14, n=q.shape[0], mask="causal, row 0 fully masked")
+    evidence.note(f"row 0 returns {row_behaviour(out[0])} {out[0].tolist()}")
+    return out[0]
+
+
 # -- attention inputs -----------------------------------------------------------------------------
 def grid_values(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Normal(0, 1) values rounded to multiples of 1/8 within ±2: exactly representable in every
@@ -160,18 +149,6 @@ def grid_values(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
 def attention_inputs(seed: int, n: int = 6, d: int = 8) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(seed)
     return grid_values(rng, (n, d)), grid_values(rng, (n, d)), grid_values(rng, (n, d))
-
-
-def exact_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """softmax(QKᵀ/√d) over the allowed keys of each row (mpmath weights), times V in float64."""
-    scores = (q @ k.T) / math.sqrt(q.shape[-1])
-    weights = np.array(
-        [
-            exact_masked_softmax(row.tolist(), mask.tolist())
-            for row, mask in zip(scores, allowed, strict=True)
-        ]
-    )
-    return weights @ v
 
 
 def call_attention(case: ImplCase, q: Any, k: Any, v: Any, **kwargs: Any) -> np.ndarray:
