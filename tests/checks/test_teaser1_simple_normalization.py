@@ -57,36 +57,44 @@ DIVISION_EXAMPLES = ("simple-division-example", "simple-norm-scenario-a", "simpl
 SOFTMAX_EXAMPLES = ("softmax-scenario-a", "softmax-scenario-b")
 
 
-def _claims(ids: tuple[str, ...], exact: Callable[[Any], np.ndarray] | None = None) -> list[Any]:
-    return [pytest.param(exact, id=c, marks=pytest.mark.claim(c)) for c in ids]
+EXACT: dict[str, Callable[[Any], np.ndarray]] = {
+    "division": exact_division,
+    "softmax": exact_softmax,
+}
+
+
+def _claims(ids: tuple[str, ...], method: str) -> list[Any]:
+    return [pytest.param(method, id=c, marks=pytest.mark.claim(c)) for c in ids]
 
 
 @pytest.mark.parametrize(
-    "exact",
-    _claims(DIVISION_EXAMPLES, exact_division) + _claims(SOFTMAX_EXAMPLES, exact_softmax),
+    "method", _claims(DIVISION_EXAMPLES, "division") + _claims(SOFTMAX_EXAMPLES, "softmax")
 )
-def test_printed_weights_exact(claim, evidence, exact):
+def test_printed_weights_exact(claim, evidence, method):
     """The printed weights (and the printed sum, where the article prints one) against exact
     arithmetic: rationals for division by the sum, mpmath for softmax."""
     scores = claim.printed("scores")
     if "sum" in claim.claim.claimed:
-        compare_printed(evidence, claim, "sum of the scores", claim.printed("sum"), math.fsum(scores))
-    _check_printed_weights(evidence, claim, exact(scores))
+        compare_printed(
+            evidence, claim, "sum of the scores", claim.printed("sum"), math.fsum(scores)
+        )
+    _check_printed_weights(evidence, claim, EXACT[method](scores))
 
 
-@pytest.mark.parametrize("exact", _claims(DIVISION_EXAMPLES, exact_division))
+@pytest.mark.parametrize("method", _claims(DIVISION_EXAMPLES, "division"))
 @DIVISION
-def test_printed_division_weights_in_dtype(claim, evidence, case, exact):
+def test_printed_division_weights_in_dtype(claim, evidence, case, method):
     scores = claim.printed("scores")
-    _check_printed_weights(evidence, claim, exact(scores), case.run_float64(scores), case.dtype)
+    exact = EXACT[method](scores)
+    _check_printed_weights(evidence, claim, exact, case.run_float64(scores), case.dtype)
 
 
-@pytest.mark.parametrize("exact", _claims(SOFTMAX_EXAMPLES, exact_softmax))
+@pytest.mark.parametrize("method", _claims(SOFTMAX_EXAMPLES, "softmax"))
 @STABLE_SOFTMAX
-def test_printed_softmax_weights_in_dtype(claim, evidence, case, exact):
+def test_printed_softmax_weights_in_dtype(claim, evidence, case, method):
     scores = claim.printed("scores")
     measured = case.run_float64(scores)  # integer scores: exact in every dtype
-    _check_printed_weights(evidence, claim, exact(scores), measured, case.dtype)
+    _check_printed_weights(evidence, claim, EXACT[method](scores), measured, case.dtype)
 
 
 @pytest.mark.claim("negative-weight-is-minus-100-percent")

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from impl import oracle
-
 from tests.checks.support import sampling as mc
 from tests.checks.support.claims import (
     compare_to_exact,
@@ -134,19 +133,9 @@ def test_overflow_break_point(evidence, case):
     )
 
 
-def _above_overflow(dtype: str) -> list[float]:
+def _above_overflow(claim, dtype: str) -> list[float]:
+    """[x, 0] with x the first representable score above the overflow point."""
     return [representable_near(dtype, overflow_point(dtype), above=True), 0.0]
-
-
-@pytest.mark.claim("unshifted-softmax-overflows", reading="above-threshold")
-@_naive_cases()
-def test_unshifted_breaks_above_overflow_point(evidence, case):
-    scores = _above_overflow(case.dtype)
-    out = case.run_float64(scores)
-    evidence.record_inputs(scores=scores)
-    evidence.property_holds(
-        "unshifted output is not finite", not np.isfinite(out).all(), out, "inf or NaN"
-    )
 
 
 def _check_shifted(evidence, case, scores) -> None:
@@ -159,12 +148,6 @@ def _check_shifted(evidence, case, scores) -> None:
         case.run_float64(scores),
         case.dtype,
     )
-
-
-@pytest.mark.claim("unshifted-softmax-overflows", reading="above-threshold")
-@_shifted_cases()
-def test_shifted_correct_above_overflow_point(evidence, case):
-    _check_shifted(evidence, case, _above_overflow(case.dtype))
 
 
 def _equal_large_scores(claim, dtype: str) -> list[float]:
@@ -191,12 +174,6 @@ def test_unshifted_sum_overflows(claim, evidence, case):
         {"sum": total, "first weights": out[:3]},
         "Σ ≠ 1 or not finite (Σexp overflowed)",
     )
-
-
-@pytest.mark.claim("unshifted-softmax-overflows", reading="sum-overflow")
-@_shifted_cases()
-def test_shifted_correct_when_sum_would_overflow(claim, evidence, case):
-    _check_shifted(evidence, case, _equal_large_scores(claim, case.dtype))
 
 
 @pytest.mark.claim("unshifted-softmax-overflows", reading="article-example-float16")
@@ -313,26 +290,47 @@ def test_underflow_break_point(evidence, case):
     )
 
 
-def _below_underflow(dtype: str) -> list[float]:
+def _below_underflow(claim, dtype: str) -> list[float]:
+    """[x, x − 1, x − 2] with x the first representable score below the underflow point."""
     x = representable_near(dtype, underflow_point(dtype), above=False)
     return [x, _round(dtype, x - 1.0), _round(dtype, x - 2.0)]
 
 
-@pytest.mark.claim("unshifted-softmax-underflows", reading="below-threshold")
+# -- past the break points: the unshifted softmax breaks, the shifted one does not ---------------
+PAST_BREAK = [
+    pytest.param(
+        _above_overflow,
+        id="above-overflow",
+        marks=pytest.mark.claim("unshifted-softmax-overflows", reading="above-threshold"),
+    ),
+    pytest.param(
+        _below_underflow,
+        id="below-underflow",
+        marks=pytest.mark.claim("unshifted-softmax-underflows", reading="below-threshold"),
+    ),
+]
+SUM_OVERFLOW = pytest.param(
+    _equal_large_scores,
+    id="sum-overflow",
+    marks=pytest.mark.claim("unshifted-softmax-overflows", reading="sum-overflow"),
+)
+
+
+@pytest.mark.parametrize("scores_for", PAST_BREAK)
 @_naive_cases()
-def test_unshifted_breaks_below_underflow_point(evidence, case):
-    scores = _below_underflow(case.dtype)
+def test_unshifted_breaks_past_break_point(claim, evidence, case, scores_for):
+    scores = scores_for(claim, case.dtype)
     out = case.run_float64(scores)
     evidence.record_inputs(scores=scores)
     evidence.property_holds(
-        "unshifted output is not finite", not np.isfinite(out).all(), out, "NaN"
+        "unshifted output is not finite", not np.isfinite(out).all(), out, "inf or NaN"
     )
 
 
-@pytest.mark.claim("unshifted-softmax-underflows", reading="below-threshold")
+@pytest.mark.parametrize("scores_for", [*PAST_BREAK, SUM_OVERFLOW])
 @_shifted_cases()
-def test_shifted_correct_below_underflow_point(evidence, case):
-    _check_shifted(evidence, case, _below_underflow(case.dtype))
+def test_shifted_correct_past_break_point(claim, evidence, case, scores_for):
+    _check_shifted(evidence, case, scores_for(claim, case.dtype))
 
 
 # -- with the shift, nothing overflows --------------------------------------------------------
