@@ -1,8 +1,14 @@
-"""Checks of the section 'Brain Teaser #1: Why Not Simple Normalization?'."""
+"""Checks of the section 'Brain Teaser #1: Why Not Simple Normalization?'.
+
+The article's printed numbers are decided by exact arithmetic (rationals for division by the sum,
+mpmath for softmax); the registered implementations run beside them as conformance evidence.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,6 +16,7 @@ import pytest
 from impl import oracle
 from impl.registry import to_numpy
 from tests.checks.support.claims import (
+    compare_printed,
     compare_printed_vector,
     compare_to_exact,
 )
@@ -30,72 +37,87 @@ def exact_division(scores) -> np.ndarray:
     return np.array([float(w) for w in fractions_divided_by_sum(scores)])
 
 
-def _check_printed_weights(evidence, claim_id: str, exact: np.ndarray, measured=None, dtype=None):
+def exact_softmax(scores) -> np.ndarray:
+    return np.asarray(oracle.softmax(scores), dtype=np.float64)
+
+
+def _check_printed_weights(evidence, claim, exact: np.ndarray, measured=None, dtype=None):
     """Printed weights against the exact ones (claim tolerance); an implementation's output, if
     given, against the exact ones (numerical tolerance of its dtype)."""
-    shown = printed(claim_id, "weights")
-    evidence.record_inputs(scores=printed(claim_id, "scores"))
+    shown = claim.printed("weights")
+    evidence.record_inputs(scores=claim.printed("scores"))
     if measured is not None:
         compare_to_exact(evidence, "output vs exact", exact, measured, dtype)
     names = [f"w[{i}]" for i in range(len(shown))]
-    compare_printed_vector(evidence, claim_id, names, shown, exact)
+    compare_printed_vector(evidence, claim, names, shown, exact)
 
 
-# -- [3, −2, 1] → [1.5, −1.0, 0.5] ----------------------------------------------------------------
-EXAMPLE = "simple-division-example"
+# -- the printed weights: [3, −2, 1] and the two scenarios ----------------------------------------
+DIVISION_EXAMPLES = ("simple-division-example", "simple-norm-scenario-a", "simple-norm-scenario-b")
+SOFTMAX_EXAMPLES = ("softmax-scenario-a", "softmax-scenario-b")
 
 
-@pytest.mark.claim(EXAMPLE)
-def test_simple_division_example_exact(claim, evidence):
+EXACT: dict[str, Callable[[Any], np.ndarray]] = {
+    "division": exact_division,
+    "softmax": exact_softmax,
+}
+
+
+def _claims(ids: tuple[str, ...], method: str) -> list[Any]:
+    return [pytest.param(method, id=c, marks=pytest.mark.claim(c)) for c in ids]
+
+
+@pytest.mark.parametrize(
+    "method", _claims(DIVISION_EXAMPLES, "division") + _claims(SOFTMAX_EXAMPLES, "softmax")
+)
+def test_printed_weights_exact(claim, evidence, method):
+    """The printed weights (and the printed sum, where the article prints one) against exact
+    arithmetic: rationals for division by the sum, mpmath for softmax."""
     scores = claim.printed("scores")
-    total = math.fsum(scores)
-    tol = claim.tolerance()
-    evidence.printed_value(
-        "sum of the scores",
-        claim.printed("sum"),
-        total,
-        tol.bound,
-        tol.description,
-        claim.decimals,
-    )
-    _check_printed_weights(evidence, EXAMPLE, exact_division(scores))
+    if "sum" in claim.claim.claimed:
+        compare_printed(
+            evidence, claim, "sum of the scores", claim.printed("sum"), math.fsum(scores)
+        )
+    _check_printed_weights(evidence, claim, EXACT[method](scores))
 
 
-@pytest.mark.claim(EXAMPLE)
+@pytest.mark.parametrize("method", _claims(DIVISION_EXAMPLES, "division"))
 @DIVISION
-def test_simple_division_example_in_dtype(claim, evidence, case):
+def test_printed_division_weights_in_dtype(claim, evidence, case, method):
     scores = claim.printed("scores")
-    exact = exact_division(scores)
-    _check_printed_weights(evidence, EXAMPLE, exact, case.run_float64(scores), case.dtype)
+    exact = EXACT[method](scores)
+    _check_printed_weights(evidence, claim, exact, case.run_float64(scores), case.dtype)
+
+
+@pytest.mark.parametrize("method", _claims(SOFTMAX_EXAMPLES, "softmax"))
+@STABLE_SOFTMAX
+def test_printed_softmax_weights_in_dtype(claim, evidence, case, method):
+    scores = claim.printed("scores")
+    measured = case.run_float64(scores)  # integer scores: exact in every dtype
+    _check_printed_weights(evidence, claim, EXACT[method](scores), measured, case.dtype)
 
 
 @pytest.mark.claim("negative-weight-is-minus-100-percent")
-def test_minus_one_is_minus_100_percent(evidence):
-    cid = "negative-weight-is-minus-100-percent"
-    token = printed(cid, "token")
-    weight = fractions_divided_by_sum(printed(cid, "scores"))[token]
-    tol = claim_tolerance(cid)
-    evidence.record_inputs(scores=printed(cid, "scores"), token=token, weight=float(weight))
-    evidence.printed_value(
+def test_minus_one_is_minus_100_percent(claim, evidence):
+    token = claim.printed("token")
+    weight = fractions_divided_by_sum(claim.printed("scores"))[token]
+    evidence.record_inputs(scores=claim.printed("scores"), token=token, weight=float(weight))
+    compare_printed(
+        evidence,
+        claim,
         "weight of the token, in percent of the total weight (Σ weights = 1 = 100%)",
-        printed(cid, "percent"),
+        claim.printed("percent"),
         float(weight * 100),
-        tol.bound,
-        tol.description,
-        decimals(cid),
     )
 
 
 # -- subtracting information ----------------------------------------------------------------------
-SUBTRACT = "negative-weights-subtract-information"
-
-
 def _weighted_sum(case, scores, values) -> np.ndarray:
     weights = case.run(scores)
     return to_numpy(weights @ case.asarray(values))
 
 
-@pytest.mark.claim(SUBTRACT, reading="subtracts")
+@pytest.mark.claim("negative-weights-subtract-information", reading="subtracts")
 @DIVISION
 def test_raising_a_negatively_weighted_value_lowers_output(claim, evidence, case):
     scores = claim.printed("scores")
@@ -112,7 +134,7 @@ def test_raising_a_negatively_weighted_value_lowers_output(claim, evidence, case
     evidence.property_holds("output change", bool((change < 0).all()), change, "< 0 (subtracted)")
 
 
-@pytest.mark.claim(SUBTRACT, reading="leaves-value-range")
+@pytest.mark.claim("negative-weights-subtract-information", reading="leaves-value-range")
 @DIVISION
 def test_output_leaves_the_range_of_values(claim, evidence, case):
     scores = claim.printed("scores")
@@ -124,66 +146,12 @@ def test_output_leaves_the_range_of_values(claim, evidence, case):
     )
 
 
-# -- the scenarios' printed numbers ---------------------------------------------------------------
-@pytest.mark.claim("simple-norm-scenario-a")
-@DIVISION
-def test_simple_norm_scenario_a(claim, evidence, case):
-    scores = claim.printed("scores")
-    exact = exact_division(scores)
-    measured = case.run_float64(scores)
-    _check_printed_weights(evidence, "simple-norm-scenario-a", exact, measured, case.dtype)
-
-
-@pytest.mark.claim("simple-norm-scenario-b")
-@DIVISION
-def test_simple_norm_scenario_b(claim, evidence, case):
-    scores = claim.printed("scores")
-    exact = exact_division(scores)
-    measured = case.run_float64(scores)
-    _check_printed_weights(evidence, "simple-norm-scenario-b", exact, measured, case.dtype)
-
-
-@pytest.mark.claim("softmax-scenario-a")
-def test_softmax_scenario_a_exact(claim, evidence):
-    scores = claim.printed("scores")
-    _check_printed_weights(evidence, "softmax-scenario-a", oracle.softmax(scores))
-
-
-@pytest.mark.claim("softmax-scenario-a")
-@STABLE_SOFTMAX
-def test_softmax_scenario_a(claim, evidence, case):
-    scores = claim.printed("scores")
-    measured = case.run_float64(scores)  # integer scores: exact in every dtype
-    _check_printed_weights(
-        evidence, "softmax-scenario-a", oracle.softmax(scores), measured, case.dtype
-    )
-
-
-@pytest.mark.claim("softmax-scenario-b")
-def test_softmax_scenario_b_exact(claim, evidence):
-    scores = claim.printed("scores")
-    _check_printed_weights(evidence, "softmax-scenario-b", oracle.softmax(scores))
-
-
-@pytest.mark.claim("softmax-scenario-b")
-@STABLE_SOFTMAX
-def test_softmax_scenario_b(claim, evidence, case):
-    scores = claim.printed("scores")
-    measured = case.run_float64(scores)  # integer scores: exact in every dtype
-    _check_printed_weights(
-        evidence, "softmax-scenario-b", oracle.softmax(scores), measured, case.dtype
-    )
-
-
-# -- "both scenarios look similar" ----------------------------------------------------------------
-SIMILAR = "simple-norm-scenarios-look-similar"
-
-
-def _scenario_weights() -> dict[str, dict[str, np.ndarray]]:
-    a, b = printed(SIMILAR, "scenario_a"), printed(SIMILAR, "scenario_b")
+# -- "both scenarios look similar" / "softmax amplifies these differences" ------------------------
+def _scenario_weights(claim) -> dict[str, dict[str, np.ndarray]]:
+    a, b = claim.printed("scenario_a"), claim.printed("scenario_b")
     return {
         "simple": {"A": exact_division(a), "B": exact_division(b)},
-        "softmax": {"A": oracle.softmax(a), "B": oracle.softmax(b)},
+        "softmax": {"A": exact_softmax(a), "B": exact_softmax(b)},
     }
 
 
@@ -195,9 +163,9 @@ def _entropy_change(weights) -> float:
     return abs(entropy(weights["B"]) - entropy(weights["A"]))
 
 
-@pytest.mark.claim(SIMILAR, reading="top-share-absolute")
+@pytest.mark.claim("simple-norm-scenarios-look-similar", reading="top-share-absolute")
 def test_simple_norm_top_shares_close(claim, evidence):
-    weights = _scenario_weights()["simple"]
+    weights = _scenario_weights(claim)["simple"]
     limit = claim.parameter("similar_within")
     change = _top_share_change(weights)
     evidence.record_inputs(simple_a=weights["A"], simple_b=weights["B"])
@@ -209,28 +177,36 @@ def test_simple_norm_top_shares_close(claim, evidence):
     )
 
 
-@pytest.mark.claim(SIMILAR, reading="top-share-vs-softmax")
-def test_simple_norm_top_share_changes_less_than_softmax(evidence):
-    weights = _scenario_weights()
-    simple, soft = _top_share_change(weights["simple"]), _top_share_change(weights["softmax"])
-    evidence.record_inputs(**{f"{k}_{s}": v for k, w in weights.items() for s, v in w.items()})
-    evidence.property_holds(
-        "change of the first-token share A → B: simple norm vs softmax",
-        simple < soft,
-        {"simple": simple, "softmax": soft},
-        "simple < softmax",
-    )
-
-
-@pytest.mark.claim(SIMILAR, reading="entropy-vs-softmax")
-def test_simple_norm_entropy_changes_less_than_softmax(evidence):
-    weights = _scenario_weights()
-    simple, soft = _entropy_change(weights["simple"]), _entropy_change(weights["softmax"])
+@pytest.mark.parametrize(
+    ("measure", "change"),
+    [
+        pytest.param(
+            "first-token share",
+            _top_share_change,
+            id="top-share",
+            marks=pytest.mark.claim(
+                "simple-norm-scenarios-look-similar", reading="top-share-vs-softmax"
+            ),
+        ),
+        pytest.param(
+            "entropy (nats)",
+            _entropy_change,
+            id="entropy",
+            marks=pytest.mark.claim(
+                "simple-norm-scenarios-look-similar", reading="entropy-vs-softmax"
+            ),
+        ),
+    ],
+)
+def test_simple_norm_separates_scenarios_less_than_softmax(claim, evidence, measure, change):
+    weights = _scenario_weights(claim)
+    simple, soft = change(weights["simple"]), change(weights["softmax"])
     evidence.record_inputs(
-        entropy_nats={k: {s: entropy(v) for s, v in w.items()} for k, w in weights.items()}
+        weights={k: {s: v.tolist() for s, v in w.items()} for k, w in weights.items()},
+        entropy_nats={k: {s: entropy(v) for s, v in w.items()} for k, w in weights.items()},
     )
     evidence.property_holds(
-        "change of the entropy A → B (nats): simple norm vs softmax",
+        f"change of the {measure} A → B: simple norm vs softmax",
         simple < soft,
         {"simple": simple, "softmax": soft},
         "simple < softmax",
@@ -238,8 +214,8 @@ def test_simple_norm_entropy_changes_less_than_softmax(evidence):
 
 
 @pytest.mark.claim("softmax-amplifies-scenario-differences")
-def test_softmax_emphasizes_top_token_in_each_scenario(evidence):
-    weights = _scenario_weights()
+def test_softmax_emphasizes_top_token_in_each_scenario(claim, evidence):
+    weights = _scenario_weights(claim)
     for scenario in ("A", "B"):
         simple, soft = weights["simple"][scenario], weights["softmax"][scenario]
         evidence.property_holds(
@@ -258,19 +234,19 @@ def test_softmax_emphasizes_top_token_in_each_scenario(evidence):
 
 
 # -- division by the sum is not a probability map -------------------------------------------------
-NOT_PROB = "simple-division-is-not-probabilities"
+NOT_PROBABILITIES = "simple-division-is-not-probabilities"
 
 
-@pytest.mark.claim(NOT_PROB, reading="negative-weights")
+@pytest.mark.claim(NOT_PROBABILITIES, reading="negative-weights")
 @DIVISION
-def test_mixed_signs_give_negative_weights(evidence, case):
-    scores = printed(EXAMPLE, "scores")
+def test_mixed_signs_give_negative_weights(claim, evidence, case):
+    scores = claim.printed("scores")
     weights = case.run_float64(scores)
     evidence.record_inputs(scores=scores)
     evidence.property_holds("smallest weight", weights.min() < 0, weights, "< 0")
 
 
-@pytest.mark.claim(NOT_PROB, reading="sum-near-zero-blows-up")
+@pytest.mark.claim(NOT_PROBABILITIES, reading="sum-near-zero-blows-up")
 @DIVISION
 def test_weights_blow_up_as_the_sum_vanishes(evidence, case):
     evidence.record_inputs(scores="[1, −1 + δ]")
@@ -289,7 +265,7 @@ def test_weights_blow_up_as_the_sum_vanishes(evidence, case):
     )
 
 
-@pytest.mark.claim(NOT_PROB, reading="negative-sum-flips-order")
+@pytest.mark.claim(NOT_PROBABILITIES, reading="negative-sum-flips-order")
 @DIVISION
 def test_negative_sum_gives_lowest_score_most_weight(evidence, case):
     scores = [-1.0, -3.0]
@@ -304,11 +280,12 @@ def test_negative_sum_gives_lowest_score_most_weight(evidence, case):
 
 
 # -- gradient flow --------------------------------------------------------------------------------
-GRADIENT = "exponential-keeps-gradient-flow"
-
-
-def _gradient_comparison(evidence, scenario: str, softmax_max: float) -> None:
-    scores = printed(GRADIENT, f"scenario_{scenario.lower()}")
+def _gradient_comparison(evidence, claim, scenario: str, softmax_max: float | None) -> None:
+    """Largest |∂p/∂x| of softmax (exact, or the given autograd value) against that of simple
+    normalization (exact rationals) at the scenario's scores."""
+    scores = claim.printed(f"scenario_{scenario.lower()}")
+    if softmax_max is None:
+        softmax_max = softmax_jacobian_max(scores)
     division_max = division_jacobian_max(scores)
     evidence.record_inputs(scores=scores)
     evidence.property_holds(
@@ -327,27 +304,23 @@ def _autograd_jacobian_max(case, scores) -> float:
     return float(jac.abs().max())
 
 
-@pytest.mark.claim(GRADIENT, reading="scenario-a")
-def test_gradient_scenario_a_exact(claim, evidence):
-    _gradient_comparison(evidence, "A", softmax_jacobian_max(claim.printed("scenario_a")))
-
-
-@pytest.mark.claim(GRADIENT, reading="scenario-a")
-@TORCH_SOFTMAX
-def test_gradient_scenario_a(claim, evidence, case):
-    _gradient_comparison(
-        evidence, "A", _autograd_jacobian_max(case, claim.printed("scenario_a"))
+GRADIENT_SCENARIOS = [
+    pytest.param(
+        s,
+        id=f"scenario-{s.lower()}",
+        marks=pytest.mark.claim("exponential-keeps-gradient-flow", reading=f"scenario-{s.lower()}"),
     )
+    for s in ("A", "B")
+]
 
 
-@pytest.mark.claim(GRADIENT, reading="scenario-b")
-def test_gradient_scenario_b_exact(claim, evidence):
-    _gradient_comparison(evidence, "B", softmax_jacobian_max(claim.printed("scenario_b")))
+@pytest.mark.parametrize("scenario", GRADIENT_SCENARIOS)
+def test_gradient_exact(claim, evidence, scenario):
+    _gradient_comparison(evidence, claim, scenario, None)
 
 
-@pytest.mark.claim(GRADIENT, reading="scenario-b")
+@pytest.mark.parametrize("scenario", GRADIENT_SCENARIOS)
 @TORCH_SOFTMAX
-def test_gradient_scenario_b(claim, evidence, case):
-    _gradient_comparison(
-        evidence, "B", _autograd_jacobian_max(case, claim.printed("scenario_b"))
-    )
+def test_gradient_autograd(claim, evidence, case, scenario):
+    scores = claim.printed(f"scenario_{scenario.lower()}")
+    _gradient_comparison(evidence, claim, scenario, _autograd_jacobian_max(case, scores))

@@ -16,18 +16,12 @@ import numpy as np
 import pytest
 
 from impl import oracle
-
 from tests.checks.support import sampling as mc
 from tests.checks.support.claims import (
     compare_to_exact,
 )
 from tests.checks.support.masking import finfo
 
-OVERFLOW, UNDERFLOW, SAFE = (
-    "unshifted-softmax-overflows",
-    "unshifted-softmax-underflows",
-    "shifted-softmax-never-overflows",
-)
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
@@ -123,7 +117,7 @@ def _check_bracket(evidence, case, bracket, x_star: float, row: str) -> None:
     )
 
 
-@pytest.mark.claim(OVERFLOW, reading="threshold-per-dtype")
+@pytest.mark.claim("unshifted-softmax-overflows", reading="threshold-per-dtype")
 @_naive_cases()
 def test_overflow_break_point(evidence, case):
     x_star = overflow_point(case.dtype)
@@ -139,19 +133,9 @@ def test_overflow_break_point(evidence, case):
     )
 
 
-def _above_overflow(dtype: str) -> list[float]:
+def _above_overflow(claim, dtype: str) -> list[float]:
+    """[x, 0] with x the first representable score above the overflow point."""
     return [representable_near(dtype, overflow_point(dtype), above=True), 0.0]
-
-
-@pytest.mark.claim(OVERFLOW, reading="above-threshold")
-@_naive_cases()
-def test_unshifted_breaks_above_overflow_point(evidence, case):
-    scores = _above_overflow(case.dtype)
-    out = case.run_float64(scores)
-    evidence.record_inputs(scores=scores)
-    evidence.property_holds(
-        "unshifted output is not finite", not np.isfinite(out).all(), out, "inf or NaN"
-    )
 
 
 def _check_shifted(evidence, case, scores) -> None:
@@ -166,23 +150,17 @@ def _check_shifted(evidence, case, scores) -> None:
     )
 
 
-@pytest.mark.claim(OVERFLOW, reading="above-threshold")
-@_shifted_cases()
-def test_shifted_correct_above_overflow_point(evidence, case):
-    _check_shifted(evidence, case, _above_overflow(case.dtype))
-
-
-def _equal_large_scores(dtype: str) -> list[float]:
+def _equal_large_scores(claim, dtype: str) -> list[float]:
     """Equal scores whose exp is finite but whose sum overflows: x = the representable value
     just below x* − 1, since 16·e^(x* − 1) ≈ 5.9 × the largest value."""
     x = representable_near(dtype, overflow_point(dtype) - 1.0, above=False)
-    return [x] * int(parameter(OVERFLOW, "equal_scores"))
+    return [x] * int(claim.parameter("equal_scores"))
 
 
-@pytest.mark.claim(OVERFLOW, reading="sum-overflow")
+@pytest.mark.claim("unshifted-softmax-overflows", reading="sum-overflow")
 @_naive_cases()
-def test_unshifted_sum_overflows(evidence, case):
-    scores = _equal_large_scores(case.dtype)
+def test_unshifted_sum_overflows(claim, evidence, case):
+    scores = _equal_large_scores(claim, case.dtype)
     out = case.run_float64(scores)
     evidence.record_inputs(
         scores=f"{len(scores)} × {scores[0]!r}",
@@ -198,13 +176,7 @@ def test_unshifted_sum_overflows(evidence, case):
     )
 
 
-@pytest.mark.claim(OVERFLOW, reading="sum-overflow")
-@_shifted_cases()
-def test_shifted_correct_when_sum_would_overflow(evidence, case):
-    _check_shifted(evidence, case, _equal_large_scores(case.dtype))
-
-
-@pytest.mark.claim(OVERFLOW, reading="article-example-float16")
+@pytest.mark.claim("unshifted-softmax-overflows", reading="article-example-float16")
 @_naive_cases(dtypes=("float16",))
 def test_unshifted_float16_breaks_on_article_example(claim, evidence, case):
     scores = claim.printed("article_example")
@@ -215,15 +187,15 @@ def test_unshifted_float16_breaks_on_article_example(claim, evidence, case):
     )
 
 
-@pytest.mark.claim(OVERFLOW, reading="article-example-float16")
+@pytest.mark.claim("unshifted-softmax-overflows", reading="article-example-float16")
 @_shifted_cases(dtypes=("float16",))
 def test_shifted_float16_correct_on_article_example(claim, evidence, case):
     _check_shifted(evidence, case, claim.printed("article_example"))
 
 
-@pytest.mark.claim(OVERFLOW, reading="threshold-per-dtype")
+@pytest.mark.claim("unshifted-softmax-overflows", reading="threshold-per-dtype")
 @_naive_cases(dtypes=("float64",), backend="torch")
-def test_break_points_per_dtype_figure(evidence, case):
+def test_break_points_per_dtype_figure(claim, evidence, case):
     """Measured break points of torch-naive in every dtype (this case's device), drawn beside
     Brain Teaser #2's unscaled dot-product magnitudes."""
     rows = {}
@@ -244,8 +216,8 @@ def test_break_points_per_dtype_figure(evidence, case):
             rows[dtype],
             "matches",
         )
-    magnitudes = printed("dot-product-magnitudes", "magnitude")
-    for d_k in printed("dot-product-magnitudes", "d_k"):
+    magnitudes = claim.printed("dot_product_magnitudes")
+    for d_k in claim.printed("dot_product_d_k"):
         row_max = mc.init_scores(d_k, scaled=False).max(axis=-1)
         share = {d: float(np.mean(row_max > rows[d]["overflow predicted"])) for d in DTYPES}
         evidence.note(
@@ -295,7 +267,7 @@ def _underflow_bracket(case) -> tuple[float, float]:
     return bad, good
 
 
-@pytest.mark.claim(UNDERFLOW, reading="threshold-per-dtype")
+@pytest.mark.claim("unshifted-softmax-underflows", reading="threshold-per-dtype")
 @_naive_cases()
 def test_underflow_break_point(evidence, case):
     x_star = underflow_point(case.dtype)
@@ -318,26 +290,47 @@ def test_underflow_break_point(evidence, case):
     )
 
 
-def _below_underflow(dtype: str) -> list[float]:
+def _below_underflow(claim, dtype: str) -> list[float]:
+    """[x, x − 1, x − 2] with x the first representable score below the underflow point."""
     x = representable_near(dtype, underflow_point(dtype), above=False)
     return [x, _round(dtype, x - 1.0), _round(dtype, x - 2.0)]
 
 
-@pytest.mark.claim(UNDERFLOW, reading="below-threshold")
+# -- past the break points: the unshifted softmax breaks, the shifted one does not ---------------
+PAST_BREAK = [
+    pytest.param(
+        _above_overflow,
+        id="above-overflow",
+        marks=pytest.mark.claim("unshifted-softmax-overflows", reading="above-threshold"),
+    ),
+    pytest.param(
+        _below_underflow,
+        id="below-underflow",
+        marks=pytest.mark.claim("unshifted-softmax-underflows", reading="below-threshold"),
+    ),
+]
+SUM_OVERFLOW = pytest.param(
+    _equal_large_scores,
+    id="sum-overflow",
+    marks=pytest.mark.claim("unshifted-softmax-overflows", reading="sum-overflow"),
+)
+
+
+@pytest.mark.parametrize("scores_for", PAST_BREAK)
 @_naive_cases()
-def test_unshifted_breaks_below_underflow_point(evidence, case):
-    scores = _below_underflow(case.dtype)
+def test_unshifted_breaks_past_break_point(claim, evidence, case, scores_for):
+    scores = scores_for(claim, case.dtype)
     out = case.run_float64(scores)
     evidence.record_inputs(scores=scores)
     evidence.property_holds(
-        "unshifted output is not finite", not np.isfinite(out).all(), out, "NaN"
+        "unshifted output is not finite", not np.isfinite(out).all(), out, "inf or NaN"
     )
 
 
-@pytest.mark.claim(UNDERFLOW, reading="below-threshold")
+@pytest.mark.parametrize("scores_for", [*PAST_BREAK, SUM_OVERFLOW])
 @_shifted_cases()
-def test_shifted_correct_below_underflow_point(evidence, case):
-    _check_shifted(evidence, case, _below_underflow(case.dtype))
+def test_shifted_correct_past_break_point(claim, evidence, case, scores_for):
+    _check_shifted(evidence, case, scores_for(claim, case.dtype))
 
 
 # -- with the shift, nothing overflows --------------------------------------------------------
@@ -374,7 +367,7 @@ def exact_rows(dtype: str) -> np.ndarray:
     return mc.exact_softmax_rows(rounded)
 
 
-@pytest.mark.claim(SAFE)
+@pytest.mark.claim("shifted-softmax-never-overflows")
 @_shifted_cases()
 def test_shifted_softmax_finite_over_whole_range(evidence, case):
     rows = case.rounded(extreme_rows(case.dtype))  # as the implementation sees them
