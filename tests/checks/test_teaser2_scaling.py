@@ -384,7 +384,7 @@ ENTROPY_CHECKS = [
     for d_k in (64, 512, 2048)
 ] + [
     ("bits", 2.0, mc.TOKENS, mc.ROWS, 64, (False, True)),
-    ("long-rows", math.e, 4096, 512, 64, (False, True)),
+    ("long-rows", math.e, 4096, 1024, 64, (False, True)),
     ("short-rows", math.e, 2, mc.ROWS, 64, (True,)),
     ("short-rows", math.e, 3, mc.ROWS, 64, (True,)),
 ]
