@@ -153,9 +153,18 @@ def bench_softmax(torch: Any, tk: Any, device: str, sizes: dict, timer: Callable
                 error = 0.0 if name == "copy" else float((fn().float() - expected).abs().max())
                 rows.append(
                     SoftmaxRow(
-                        dtype_name, n_cols, n_rows, layout, name, reads, ms,
-                        moved / ms / 1e6, copy_ms / ms, error, "",
-                    )  # fmt: skip
+                        dtype_name,
+                        n_cols,
+                        n_rows,
+                        layout,
+                        name,
+                        reads,
+                        ms,
+                        moved / ms / 1e6,
+                        copy_ms / ms,
+                        error,
+                        "",
+                    )
                 )
             _judge_softmax(rows[-4:], dtype_name)
     return rows

@@ -55,10 +55,14 @@ def t_quantile(p: float, dof: int) -> float:
     tail = mpmath.mpf(1 - p) * 2  # I_{ν/(ν+t²)}(ν/2, ½) at the quantile
 
     def excess(t: Any) -> Any:
-        return mpmath.betainc(nu / 2, mpmath.mpf(1) / 2, 0, nu / (nu + t * t), regularized=True) - tail
+        return (
+            mpmath.betainc(nu / 2, mpmath.mpf(1) / 2, 0, nu / (nu + t * t), regularized=True) - tail
+        )
 
     with mpmath.workdps(30):
-        return float(mpmath.findroot(excess, (mpmath.mpf("1e-9"), mpmath.mpf(1e6)), solver="illinois"))
+        return float(
+            mpmath.findroot(excess, (mpmath.mpf("1e-9"), mpmath.mpf(1e6)), solver="illinois")
+        )
 
 
 def t_interval(values: Sequence[float], what: str = "") -> Interval:

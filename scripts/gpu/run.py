@@ -66,6 +66,9 @@ def stages(out: Path, rehearsal: bool) -> list[Stage]:
     pytest = [py, "-m", "pytest", "-p", "no:cacheprovider"]
     if rehearsal:
         return [
+            Stage("wheels", "a wheelhouse short of one wheel fails (test_gpu_wheelhouse)",
+                  [*pytest, "tests/engine/test_gpu_wheelhouse.py", "--no-reports", "-rs"], 120,
+                  {"CLAIMCHECK_GPU_REHEARSAL": "1"}),
             Stage("claims", f"claim {REHEARSAL_CLAIM} (CPU; CUDA cases skip)",
                   [*pytest, "tests/checks", "-m", "not training", "--claim", REHEARSAL_CLAIM,
                    "--reports-dir", str(out / "claims")], 120, {"CLAIMCHECK_PROFILE": "ci"}),
@@ -200,9 +203,7 @@ def summary_text(facts: dict, missing: list[str], ran: list[Stage], total_s: flo
     for s in ran:
         note = s.reason or s.what
         code = "" if s.returncode is None else str(s.returncode)
-        lines.append(
-            f"{s.name:9} {s.status:10} {code:>4} {s.wall_s:7.1f} {s.budget_s:6d}  {note}"
-        )
+        lines.append(f"{s.name:9} {s.status:10} {code:>4} {s.wall_s:7.1f} {s.budget_s:6d}  {note}")
     lines.append(f"total {total_s:.1f} s; reports under each stage's folder, logs as <stage>.log")
     return "\n".join(lines)
 
@@ -233,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wheels", type=Path, default=wheelhouse.DEFAULT_DEST)
     parser.add_argument("--site", type=Path, default=ROOT / ".gpu-site")
     parser.add_argument("--skip-install", action="store_true", help="packages are all present")
-    parser.add_argument("--stages", default="claims,kernels,bench,training")
+    parser.add_argument("--stages", default="wheels,claims,kernels,bench,training")
     parser.add_argument("--rehearsal", action="store_true", help="CPU, tiny selection")
     parser.add_argument("--collect", type=Path, help="also copy the key files and an archive here")
     args = parser.parse_args(argv)

@@ -105,11 +105,20 @@ def dry_run(dest: Path, python: str) -> None:
     with tempfile.TemporaryDirectory() as target:
         subprocess.run(
             _pip(
-                "install", "--dry-run", "-q", "--no-index", "--find-links", str(dest),
-                "--target", target, "--no-deps", *_target_args(python), *NEEDED,
+                "install",
+                "--dry-run",
+                "-q",
+                "--no-index",
+                "--find-links",
+                str(dest),
+                "--target",
+                target,
+                "--no-deps",
+                *_target_args(python),
+                *NEEDED,
                 *sorted({wheel_name(w) for w in dest.glob("*.whl")}),
                 isolated=True,
-            ),  # fmt: skip
+            ),
             check=True,
         )
     missing = closure_gaps(dest, python)
@@ -150,7 +159,9 @@ def closure_gaps(dest: Path, python: str) -> list[str]:
     import zipfile
 
     have = {wheel_name(w) for w in dest.glob("*.whl")}
-    gaps = [f"{name} (needed by the project)" for name in map(canonical, NEEDED) if name not in have]
+    gaps = [
+        f"{name} (needed by the project)" for name in map(canonical, NEEDED) if name not in have
+    ]
     for wheel in sorted(dest.glob("*.whl")):
         with zipfile.ZipFile(wheel) as archive:
             meta = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
@@ -170,11 +181,20 @@ def install(dest: Path, target: Path) -> None:
         sys.exit(f"no wheels in {dest}: run `nox -s wheelhouse` on a machine with network")
     subprocess.run(
         _pip(
-            "install", "-q", "--no-index", "--no-deps", "--no-compile", "--no-cache-dir",
-            "--upgrade", "--target", str(target), "--find-links", str(dest),
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            "--no-compile",
+            "--no-cache-dir",
+            "--upgrade",
+            "--target",
+            str(target),
+            "--find-links",
+            str(dest),
             *sorted({wheel_name(Path(w)) for w in wheels}),
             isolated=True,
-        ),  # fmt: skip
+        ),
         check=True,
     )
 

@@ -395,7 +395,7 @@ def test_the_other_mode_in_a_child_process():
 
 # -- the box's triton, and grids ------------------------------------------------------------------
 def test_interpreter_compat_applies_only_to_interpreted_triton_before_3_7():
-    assert tk.INTERPRETER_COMPAT == (tk.INTERPRETED and tk.TRITON_VERSION < (3, 7))
+    assert (tk.INTERPRETED and tk.TRITON_VERSION < (3, 7)) == tk.INTERPRETER_COMPAT
 
 
 def test_attention_grid_is_one_axis_whatever_the_batch(monkeypatch):
