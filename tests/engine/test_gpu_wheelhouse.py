@@ -5,7 +5,6 @@ naming the wheel, before any GPU minute is spent. Uses a copy of `.wheelhouse/` 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -30,8 +29,22 @@ pytestmark = [
 ]
 
 
+# The scripts run without PYTHONPATH: the rehearsal puts the installed wheels there.
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=CLEAN_ENV
+    )
+
+
+def _has_referencing() -> bool:
+    code = "import importlib.util as u; print(u.find_spec('referencing') is not None)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=CLEAN_ENV
+    )
+    return result.stdout.strip() == "True"
 
 
 def _copy_without(tmp_path: Path, prefix: str) -> Path:
@@ -59,7 +72,7 @@ def test_a_missing_wheel_fails_the_dry_run(tmp_path, prefix):
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("referencing") is not None,
+    _has_referencing(),
     reason="this environment has referencing itself (the rehearsal's box-like one has not)",
 )
 def test_a_missing_wheel_fails_the_install_check_on_the_box(tmp_path):
