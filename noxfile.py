@@ -1,4 +1,5 @@
-"""Sessions: verify (the main job), tests (what CI runs), lint, gpu (CUDA runners).
+"""Sessions: verify (the main job), tests (what CI runs), lint, gpu (CUDA runners), wheelhouse
+and gpu_rehearsal (the bare-GPU-box run, scripts/gpu/, rehearsed on CPU).
 
 On a machine without a GPU the sessions install the CPU build of torch first (torch==2.13.0, a few
 hundred MB) so the project's `torch>=2.4` requirement installs nothing more; the gpu session reuses
@@ -8,6 +9,10 @@ the runner's own CUDA torch (the python on the PATH, no virtualenv) and never do
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import nox
 
@@ -16,18 +21,32 @@ nox.options.sessions = ["verify"]
 
 TORCH_CPU = "torch==2.13.0"
 PYTHON = "3.11"
+# What a bare GPU box has besides its CUDA torch (the rehearsal's venv holds just these).
+BOX_PACKAGES = ("triton==3.7.1", "numpy", "pytest", "hypothesis", "pyyaml", "jinja2", "matplotlib",
+                "mpmath")  # fmt: skip
+
+
+# Hosted CI sets this to https://download.pytorch.org/whl/cpu: from PyPI alone torch==2.13.0 on
+# Linux is the multi-GB CUDA build.
+TORCH_INDEX = os.environ.get("CLAIMCHECK_TORCH_INDEX")
+
+
+def _install_torch(session: nox.Session) -> None:
+    if os.environ.get("CLAIMCHECK_SYSTEM_TORCH") == "1":
+        return
+    session.install(TORCH_CPU, *(["--index-url", TORCH_INDEX] if TORCH_INDEX else []))
 
 
 def _install(session: nox.Session, extras: str = "") -> None:
-    if os.environ.get("CLAIMCHECK_SYSTEM_TORCH") != "1":
-        session.install(TORCH_CPU)
+    _install_torch(session)
     session.install("-e", f".[{extras}]" if extras else ".")
 
 
 @nox.session(python=PYTHON)
 def verify(session: nox.Session) -> None:
-    """Every claim on every available device; writes reports/ and prints the verdict summary."""
-    _install(session)
+    """Every claim on every available device; writes reports/ and prints the verdict summary.
+    The test extra (scipy) serves the README's `--impl scipy.special:softmax` example."""
+    _install(session, extras="test")
     session.run(
         "pytest",
         "tests/checks",
@@ -43,7 +62,7 @@ def verify(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The test suite CI runs: engine tests and the claim checks, without the training runs.
     Triton is installed so our kernels' tests run (interpreter on CPU, sm_90 build)."""
-    _install(session, extras="triton")
+    _install(session, extras="triton,test")
     session.run(
         "pytest",
         "tests",
@@ -127,3 +146,47 @@ def triton(session: nox.Session) -> None:
         *session.posargs,
         env={"TRITON_INTERPRET": "1", "CLAIMCHECK_PROFILE": "ci"},
     )
+
+
+WHEELHOUSE = ".wheelhouse"
+
+
+@nox.session(python=False)
+def wheelhouse(session: nox.Session) -> None:
+    """The wheels a bare GPU box lacks (scripts/gpu/wheelhouse.py), into .wheelhouse/ (ignored;
+    carry it to the box), and its size. Default CPython 3.12 manylinux x86-64; other versions:
+    `nox -s wheelhouse -- 3.11 3.12`. Needs network; the run on the box needs none."""
+    versions = session.posargs or ["3.12"]
+    session.run("python", "scripts/gpu/wheelhouse.py", "download",
+                *(f"--python={v}" for v in versions))  # fmt: skip
+    for version in versions:
+        session.run("python", "scripts/gpu/wheelhouse.py", "dry-run", f"--python={version}")
+
+
+@nox.session(python=PYTHON, venv_backend="venv")
+def gpu_rehearsal(session: nox.Session) -> None:
+    """The GPU box's run on CPU, on a tiny selection, so a typo cannot waste GPU minutes:
+    (1) the wheelhouse (cached in .wheelhouse/, downloaded once) resolves for CPython 3.12 with no
+    index; (2) in this fresh virtualenv, holding only what a box has (the local CPU torch, triton,
+    pytest, hypothesis, pyyaml, jinja2, matplotlib, numpy, mpmath), scripts/gpu/run.py installs the
+    wheelhouse exactly as on the box (no index, --target, plugins by -p) and runs each stage's real
+    command: one claim, the kernel tests under TRITON_INTERPRET=1, the benchmark's dry run, the
+    smoke training preset. Fails if any stage fails. posargs: another wheel folder (the test that
+    removes a wheel uses it)."""
+    wheels = session.posargs[0] if session.posargs else WHEELHOUSE
+    version = session.run("python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])",
+                          silent=True).strip()  # fmt: skip
+    pythons = ["--python=3.12", f"--python={version}"]  # the box's, and this venv's (rpds-py)
+    script = "scripts/gpu/wheelhouse.py"
+    if wheels == WHEELHOUSE:  # cached between runs: download only when the folder falls short
+        check = subprocess.run([sys.executable, script, "dry-run", *pythons], capture_output=True)
+        if check.returncode:
+            session.run("python", script, "download", *pythons)
+    session.run("python", script, "dry-run", "--dest", wheels, *pythons)
+    _install_torch(session)
+    session.install(*BOX_PACKAGES)
+    site = Path(session.create_tmp()) / "gpu-site"
+    if site.exists():
+        shutil.rmtree(site)
+    session.run("python", "scripts/gpu/run.py", "--rehearsal", "--wheels", wheels,
+                "--site", str(site), "--out", "reports/gpu-rehearsal")  # fmt: skip

@@ -1,7 +1,9 @@
 """Our Triton kernels on a GPU: a benchmark to run by hand or in a GPU job, not a timed test.
 
-  1. Softmax over rows of 1k–64k columns in float16, bfloat16, float32: our fused kernel (rows
-     past FUSED_MAX_COLS stream through the online kernel), our online kernel, and torch.softmax,
+  1. Softmax over rows of 1k–64k columns (powers of two, other lengths, and strided rows of a
+     wider tensor) in float16, bfloat16, float32: our fused kernel (one read; rows past
+     FUSED_MAX_COLS run the online kernel, and the row is named by the kernel that ran), our online
+     kernel (two reads: at most 2/3 of copy bandwidth by construction), and torch.softmax,
      each in GB/s (one read and one write of the tensor) and as a fraction of the device's copy
      bandwidth, measured here with a device-to-device copy of a tensor of the same size.
   2. Attention forward: our flash-style kernel against F.scaled_dot_product_attention (whatever
@@ -36,6 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_COPY_FRACTION = 0.85
 TARGET_VS_TORCH = 0.90  # ours ≥ 90% of torch.softmax's GB/s: "within 10%"
 ROW_LENGTHS = (1024, 2048, 4096, 8192, 16384, 32768, 65536)
+QUICK_ROW_LENGTHS = (1024, 8192, 32768, 65536)
+ODD_ROW_LENGTHS = (1000, 5000, 30000)  # not powers of two: the kernels pad to the next one
+STRIDED_ROW_LENGTHS = (4096,)  # rows of a wider tensor (row stride > row length)
 ELEMENTS = 1 << 26  # per softmax input: 256 MiB in float32
 ATTENTION_SHAPES = ((4, 16, 1024, 64), (4, 16, 4096, 64), (2, 16, 8192, 128))  # B, H, n, d
 DTYPES = ("float16", "bfloat16", "float32")
@@ -47,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="CPU, interpreter, toy sizes")
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repetitions")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--json", type=Path, help="also write the results here (dirs made)")
     return parser.parse_args(argv)
 
 
@@ -56,7 +61,9 @@ class SoftmaxRow:
     dtype: str
     n_cols: int
     n_rows: int
-    impl: str
+    layout: str  # "contiguous", or "strided": rows of a wider tensor
+    impl: str  # the kernel that really ran (the fused entry point hands long rows to online)
+    reads: int  # passes over the input: 1 fused, 2 online; at best (1 + 1) / (reads + 1) of copy
     ms: float
     gb_per_s: float
     copy_fraction: float
@@ -110,24 +117,38 @@ def _timer(torch: Any, on_gpu: bool, quick: bool) -> Callable[[Callable[[], Any]
     return cpu_time
 
 
+def softmax_cases(sizes: dict) -> list[tuple[int, str]]:
+    """(row length, layout) pairs: powers of two, others, and strided rows."""
+    cases = [(n, "contiguous") for n in sizes["row_lengths"]]
+    cases += [(n, "contiguous") for n in sizes.get("odd_lengths", ())]
+    cases += [(n, "strided") for n in sizes.get("strided_lengths", ())]
+    return cases
+
+
 def bench_softmax(torch: Any, tk: Any, device: str, sizes: dict, timer: Callable) -> list:
     rows: list[SoftmaxRow] = []
     for dtype_name in DTYPES:
         dtype = getattr(torch, dtype_name)
-        for n_cols in sizes["row_lengths"]:
+        for n_cols, layout in softmax_cases(sizes):
             n_rows = max(1, sizes["elements"] // n_cols)
-            x = torch.randn(n_rows, n_cols, device=device, dtype=torch.float32).mul_(4).to(dtype)
+            width = n_cols + 64 if layout == "strided" else n_cols
+            full = torch.randn(n_rows, width, device=device, dtype=torch.float32).mul_(4)
+            x = full.to(dtype)[:, :n_cols]  # strided: a view, row stride = width
             moved = 2 * x.numel() * x.element_size()  # one read, one write
             copy_target = torch.empty_like(x)
             copy_ms = timer(lambda: copy_target.copy_(x))  # noqa: B023
             expected = torch.softmax(x.float(), dim=-1)
+            fused_ran = "triton-fused" if n_cols <= tk.FUSED_MAX_COLS else "triton-online"
             candidates = {
-                "copy": lambda: copy_target.copy_(x),  # noqa: B023
-                "torch.softmax": lambda: torch.softmax(x, dim=-1),  # noqa: B023
-                "triton-fused": lambda: tk.softmax_fused(x),  # noqa: B023
-                "triton-online": lambda: tk.softmax_online(x),  # noqa: B023
+                ("copy", 1): lambda: copy_target.copy_(x),  # noqa: B023
+                ("torch.softmax", 1): lambda: torch.softmax(x, dim=-1),  # noqa: B023
+                # the fused entry point: rows past FUSED_MAX_COLS run the online kernel (named so)
+                (f"{fused_ran} (softmax_fused)", 1 if fused_ran == "triton-fused" else 2): (
+                    lambda: tk.softmax_fused(x)  # noqa: B023
+                ),
+                ("triton-online", 2): lambda: tk.softmax_online(x),  # noqa: B023
             }
-            for name, fn in candidates.items():
+            for (name, reads), fn in candidates.items():
                 ms = copy_ms if name == "copy" else timer(fn)
                 error = 0.0 if name == "copy" else float((fn().float() - expected).abs().max())
                 rows.append(
@@ -135,7 +156,9 @@ def bench_softmax(torch: Any, tk: Any, device: str, sizes: dict, timer: Callable
                         dtype_name,
                         n_cols,
                         n_rows,
+                        layout,
                         name,
+                        reads,
                         ms,
                         moved / ms / 1e6,
                         copy_ms / ms,
@@ -165,6 +188,8 @@ def _judge_softmax(group: list[SoftmaxRow], dtype: str) -> None:
                     f"{'PASS' if torch_ok else 'MISS'} ≥{TARGET_VS_TORCH:.0%} torch",
                 ]
             )
+            if row.reads > 1:  # bytes moved: reads + 1 writes against copy's 1 + 1
+                row.verdict += f" (reads {row.reads}×: ≤{2 / (row.reads + 1):.0%} copy at best)"
 
 
 def bench_attention(torch: Any, tk: Any, device: str, shapes: tuple, timer: Callable) -> list:
@@ -220,11 +245,15 @@ def environment(torch: Any, on_gpu: bool) -> dict[str, str]:
 def print_tables(env: dict, softmax: list[SoftmaxRow], attention: list[AttentionRow]) -> None:
     print("  ".join(f"{k}={v}" for k, v in env.items()))
     print("\nsoftmax (GB/s = 2 × bytes / time; copy = device-to-device copy of the same tensor)")
-    print(f"{'dtype':9} {'cols':>6} {'impl':14} {'ms':>9} {'GB/s':>8} {'×copy':>6}  verdict")
+    print("(reads: passes over the input; a kernel reading it twice reaches at most 2/3 of copy)")
+    print(
+        f"{'dtype':9} {'cols':>6} {'layout':10} {'impl':30} {'reads':>5} {'ms':>9} {'GB/s':>8} "
+        f"{'×copy':>6}  verdict"
+    )
     for r in softmax:
         print(
-            f"{r.dtype:9} {r.n_cols:>6} {r.impl:14} {r.ms:9.4f} {r.gb_per_s:8.1f} "
-            f"{r.copy_fraction:6.2f}  {r.verdict}"
+            f"{r.dtype:9} {r.n_cols:>6} {r.layout:10} {r.impl:30} {r.reads:>5} {r.ms:9.4f} "
+            f"{r.gb_per_s:8.1f} {r.copy_fraction:6.2f}  {r.verdict}"
         )
     print("\nattention forward (TFLOP/s = 4·B·H·n²·d, halved when causal)")
     print(
@@ -252,12 +281,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.dry_run:
         device = "cpu"
-        sizes = {"row_lengths": (16, 64), "elements": 256}
+        sizes = {"row_lengths": (16, 64), "odd_lengths": (37,), "strided_lengths": (16,),
+                 "elements": 256}  # fmt: skip
         shapes: tuple = ((1, 2, 32, 16),)
     else:
         device = "cuda"
-        lengths = ROW_LENGTHS[::3] if args.quick else ROW_LENGTHS
-        sizes = {"row_lengths": lengths, "elements": ELEMENTS}
+        lengths = QUICK_ROW_LENGTHS if args.quick else ROW_LENGTHS
+        sizes = {"row_lengths": lengths, "odd_lengths": ODD_ROW_LENGTHS,
+                 "strided_lengths": STRIDED_ROW_LENGTHS, "elements": ELEMENTS}  # fmt: skip
         shapes = ATTENTION_SHAPES[:1] if args.quick else ATTENTION_SHAPES
     timer = _timer(torch, on_gpu, args.quick)
     env = environment(torch, on_gpu)
@@ -265,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     attention = bench_attention(torch, tk, device, shapes, timer)
     print_tables(env, softmax, attention)
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)  # a fresh clone has no reports/
         args.json.write_text(
             json.dumps(
                 {

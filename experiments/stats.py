@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -43,16 +45,34 @@ class Interval:
         return self.high < 0
 
 
+@cache
+def t_quantile(p: float, dof: int) -> float:
+    """The p-quantile (p > 1/2) of Student's t with `dof` degrees of freedom, by mpmath (no scipy):
+    the root of 1 − ½·I_{ν/(ν+t²)}(ν/2, ½) = p, I the regularised incomplete beta function."""
+    import mpmath
+
+    nu = mpmath.mpf(dof)
+    tail = mpmath.mpf(1 - p) * 2  # I_{ν/(ν+t²)}(ν/2, ½) at the quantile
+
+    def excess(t: Any) -> Any:
+        return (
+            mpmath.betainc(nu / 2, mpmath.mpf(1) / 2, 0, nu / (nu + t * t), regularized=True) - tail
+        )
+
+    with mpmath.workdps(30):
+        return float(
+            mpmath.findroot(excess, (mpmath.mpf("1e-9"), mpmath.mpf(1e6)), solver="illinois")
+        )
+
+
 def t_interval(values: Sequence[float], what: str = "") -> Interval:
     """Mean and 95% Student-t interval; infinite values give an infinite interval (honestly
     unbounded, e.g. a run that never reached the target)."""
-    from scipy import stats
-
     x = np.asarray(values, dtype=np.float64)
     mean = float(x.mean())
     if len(x) < 2 or not np.isfinite(x).all():
         return Interval(mean, -math.inf, math.inf, len(x), what)
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    half = t_quantile(0.5 + CONFIDENCE / 2, len(x) - 1) * float(x.std(ddof=1)) / math.sqrt(len(x))
     return Interval(mean, mean - half, mean + half, len(x), what)
 
 

@@ -53,6 +53,34 @@ INTERPRETER_TILE = 1 << 16  # values per program under the interpreter (rows × 
 
 # True when triton was imported with TRITON_INTERPRET=1: its own tl.max is then interpreted too.
 INTERPRETED = not isinstance(tl.standard.max, JITFunction)
+TRITON_VERSION = tuple(int(p) for p in triton.__version__.split("+")[0].split(".")[:2])
+
+
+def _interpreter_loop_bounds_compat() -> bool:
+    """Triton before 3.7: its interpreter turns a tensor used as a loop bound (`range(0, n, B)`
+    with n a kernel argument, which the interpreter holds as a 1-element array) into an int by
+    `int(array)`: a TypeError under numpy ≥ 2.4 (a DeprecationWarning, an error under our
+    filterwarnings, with 2.3). Triton 3.7 converts `int(array.squeeze())`; we give the older
+    interpreter the same conversion. Compiled kernels are untouched: this is only the
+    interpreter's Python-side `__index__` of a scalar tensor. Returns whether it applied."""
+    if not INTERPRETED or TRITON_VERSION >= (3, 7):
+        return False
+    from triton.runtime import interpreter
+
+    original = getattr(interpreter, "_patch_lang_tensor", None)
+    if original is None or getattr(original, "_claimcheck_compat", False):
+        return False
+
+    def patch_lang_tensor(tensor: Any, scope: Any) -> None:
+        original(tensor, scope)
+        scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.reshape(-1)[0]))
+
+    patch_lang_tensor._claimcheck_compat = True  # type: ignore[attr-defined]
+    interpreter._patch_lang_tensor = patch_lang_tensor
+    return True
+
+
+INTERPRETER_COMPAT = _interpreter_loop_bounds_compat()
 
 
 # -- kernels -------------------------------------------------------------------------------------
@@ -151,12 +179,17 @@ def attention_forward_kernel(
     DOT_PRECISION: tl.constexpr, DOT_IN_FP32: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr,
 ):  # fmt: skip
-    """One program per (query block, batch): scores for one key block at a time, online softmax
-    over key blocks (running max, rescaled sum and rescaled output accumulator).
+    """One program per (batch, query block), numbered along grid axis 0 (which takes up to
+    2^31 − 1 programs; axes 1 and 2 stop at 65,535): scores for one key block at a time, online
+    softmax over key blocks (running max, rescaled sum and rescaled output accumulator).
+    Offsets are 64-bit: n·d, m·d or n·m may pass 2^31 within one batch entry.
     DOT_IN_FP32 upcasts the dot operands (after rounding p to v's dtype, as a tensor-core dot
     sees it): the interpreter's bfloat16 dot would multiply the raw bits."""
-    batch = tl.program_id(1).to(tl.int64)
-    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    program = tl.program_id(0).to(tl.int64)
+    n_blocks = tl.cdiv(n_queries, BLOCK_M)
+    batch = program // n_blocks
+    block = program % n_blocks
+    rows = block * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)
     dims = tl.arange(0, BLOCK_D)
     value_dims = tl.arange(0, BLOCK_DV)
     row_inside = rows < n_queries
@@ -172,9 +205,9 @@ def attention_forward_kernel(
     acc = tl.zeros([BLOCK_M, BLOCK_DV], tl.float32)
     end = n_keys
     if CAUSAL:  # keys after the block's last query are never allowed: skip their blocks
-        end = tl.minimum(n_keys, (tl.program_id(0) + 1) * BLOCK_M)
+        end = tl.minimum(n_keys, (block + 1) * BLOCK_M)
     for start in range(0, end, BLOCK_N):
-        cols = start + tl.arange(0, BLOCK_N)
+        cols = start + tl.arange(0, BLOCK_N).to(tl.int64)
         col_inside = cols < n_keys
         k = tl.load(
             k_ptr + batch * stride_kb + cols[:, None] * stride_kn + dims[None, :],
@@ -396,7 +429,7 @@ def attention_flash(
     tiles = blocks or attention_blocks(q.is_cuda, d, q.dtype)
     upcast = INTERPRETED and q.dtype == torch.bfloat16
     if out.numel():
-        grid = (triton.cdiv(n, tiles.m), batch)
+        grid = (triton.cdiv(n, tiles.m) * batch,)  # one axis: any batch fits
         _launch(
             attention_forward_kernel, grid, q3, k3, v3, out, mask, n, m, d, d_v, 1.0 / math.sqrt(d),
             q3.stride(0), q3.stride(1), k3.stride(0), k3.stride(1), v3.stride(0), v3.stride(1),

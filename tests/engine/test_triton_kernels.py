@@ -391,3 +391,17 @@ def test_the_other_mode_in_a_child_process():
     assert child.returncode == 0, f"the {OTHER_MODE} run failed:\n{tail}"
     passed = re.search(r"(\d+) passed", child.stdout)
     assert passed and int(passed.group(1)) > 0, f"the {OTHER_MODE} run passed nothing:\n{tail}"
+
+
+# -- the box's triton, and grids ------------------------------------------------------------------
+def test_interpreter_compat_applies_only_to_interpreted_triton_before_3_7():
+    assert (tk.INTERPRETED and tk.TRITON_VERSION < (3, 7)) == tk.INTERPRETER_COMPAT
+
+
+def test_attention_grid_is_one_axis_whatever_the_batch(monkeypatch):
+    """Grid axes 1 and 2 stop at 65,535: (batch × query blocks) programs all go on axis 0."""
+    grids = []
+    monkeypatch.setattr(tk, "_launch", lambda kernel, grid, *a, **o: grids.append(grid))
+    q = torch.zeros((70_000, 20, 8), device="meta", dtype=torch.float16)
+    tk.attention_flash(q, q, q, blocks=tk.AttentionBlocks(16, 16, 1, 1))
+    assert grids == [(70_000 * 2,)]
