@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from claimcheck import parallel
 from claimcheck.errors import ClaimErrors
 from claimcheck.evidence import Evidence
 from claimcheck.linking import Link, link_errors, link_of, selected_claims
@@ -61,6 +62,7 @@ class ClaimRun:
         self.collection_errors: list[str] = []
         self.other_failures = 0
         self.interrupted: str | None = None  # why the run ended early, if it did
+        self.parallel = parallel.Controller(self) if parallel.is_controller(config) else None
 
     # -- configuration ------------------------------------------------------------------------
     @property
@@ -118,7 +120,7 @@ class ClaimRun:
             return  # no claim checks collected: an ordinary test run
         self.links = links
         reports = self.reports_dir
-        if reports is not None and not hasattr(config, "workerinput"):
+        if reports is not None and not parallel.is_worker(config):
             from claimcheck.report.write import mark_started
 
             mark_started(reports, config.rootpath, self.profile)
@@ -181,6 +183,8 @@ class ClaimRun:
             self.selected = [
                 c for c in self.selected if c.id in claim_ids or (not c.checkable and not filtered)
             ]
+        if parallel.is_worker(self.config):
+            parallel.write_worker_links(self)
         self.phase_s["collection"] = time.time() - self.started
 
     # -- evidence and outcomes ----------------------------------------------------------------
@@ -216,7 +220,13 @@ class ClaimRun:
             or (report.when == "setup" and phase_outcome is not Outcome.HOLDS)
             or (report.when == "teardown" and phase_outcome is Outcome.CRASHED)
         )
-        data: dict[str, Any] = {"duration_s": report.duration}
+        link = self.links[item.nodeid]
+        data: dict[str, Any] = {
+            "duration_s": report.duration,
+            "claim_id": link.claim_id,
+            "reading": link.reading,
+            "params": _params(item),
+        }
         if decisive:
             message = ""
             if phase_outcome is Outcome.INCONCLUSIVE and record is not None:
@@ -232,9 +242,18 @@ class ClaimRun:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, RESULT_ATTRIBUTE, None)
-        result = self.results.get(report.nodeid)
-        if data is None or result is None:
+        if data is None:
             return
+        result = self.results.get(report.nodeid)
+        if result is None:  # on pytest-xdist's controller: the worker's links file may be late
+            result = self.results[report.nodeid] = CheckResult(
+                report.nodeid,
+                data["claim_id"],
+                data["reading"],
+                data["params"],
+                Outcome.NOT_EXECUTED,
+                "the run stopped before this check ran",
+            )
         if "outcome" in data:
             result.outcome = Outcome(data["outcome"])
             result.message = data["message"]
@@ -254,19 +273,24 @@ class ClaimRun:
         return None
 
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
-        self.interrupted = "interrupted (Ctrl-C or SIGTERM) before every check ran"
+        cause = str(excinfo.value).strip() or "Ctrl-C"
+        self.interrupted = f"was interrupted ({cause}) before every check ran"
 
     # -- verdicts, reports, exit status -------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if parallel.is_worker(self.config):
+            return  # the controller decides and writes, from every worker's results
+        if self.parallel is not None:
+            self.parallel.gather(self)
         if not self.active:
             return
         started = time.perf_counter()
         self.phase_s["checks"] = time.time() - self.started - self.phase_s.get("collection", 0.0)
         if session.shouldstop and not self.interrupted:
-            self.interrupted = f"stopped early: {session.shouldstop}"
+            self.interrupted = f"stopped early ({session.shouldstop})"
         elif session.shouldfail and not self.interrupted:
-            self.interrupted = f"stopped early: {session.shouldfail}"
+            self.interrupted = f"stopped early ({session.shouldfail})"
         elif exitstatus not in (0, 1) and not self.interrupted and not self.stop_errors:
             self.interrupted = f"ended with pytest exit status {int(exitstatus)}"
         if not self.stop_errors:
@@ -297,7 +321,7 @@ class ClaimRun:
             return []
         out = []
         if self.interrupted:
-            out.append(f"the run {self.interrupted}")
+            out.append(f"the run {self.interrupted}; every claim with an unrun check is NOT RUN")
         if self.other_failures:
             out.append(f"{self.other_failures} test(s) not linked to a claim failed")
         require_all = self.config.getoption("--require-all-run")
@@ -321,7 +345,7 @@ class ClaimRun:
         return not self.stop_errors and not self.problems
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.active:
+        if not self.active or parallel.is_worker(self.config):
             return
         tr = terminalreporter
         tr.section("claim verdicts")

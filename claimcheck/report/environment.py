@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.metadata
 import os
 import platform
@@ -68,6 +69,16 @@ def _gpu() -> dict[str, Any]:
     }
 
 
+def _constraints(root: Path) -> dict[str, str]:
+    """The pinned versions file the run was installed from (constraints.txt), by hash."""
+    path = root / "constraints.txt"
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return {"file": "absent"}
+    return {"file": "constraints.txt", "sha256": digest}
+
+
 def collect(root: Path, seeds: dict[str, Any]) -> dict[str, Any]:
     return {
         "python": sys.version.split()[0],
@@ -79,6 +90,8 @@ def collect(root: Path, seeds: dict[str, Any]) -> dict[str, Any]:
         "mpmath": _version("mpmath"),
         "hypothesis": _version("hypothesis"),
         "pytest": _version("pytest"),
+        "pytest-xdist": _version("pytest-xdist"),
+        "constraints": _constraints(root),
         "gpu": _gpu(),
         "seeds": seeds,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
