@@ -127,7 +127,7 @@ def gpu(session: nox.Session) -> None:
         "python",
         "-m",
         "pytest",
-        "tests/engine/test_triton_kernels.py",
+        "tests/kernels/test_triton_kernels.py",
         "-rs",
         "--reports-dir",
         "reports/gpu-triton-kernels",
@@ -140,7 +140,7 @@ def triton(session: nox.Session) -> None:
     """Our Triton kernels without a GPU: their tests (Triton's interpreter, and the sm_90 build
     by the bundled ptxas), then every claim check run on them under the interpreter."""
     _install(session, extras="triton")
-    session.run("pytest", "tests/engine/test_triton_kernels.py", "-rs", "--no-reports")
+    session.run("pytest", "tests/kernels/test_triton_kernels.py", "-rs", "--no-reports")
     session.run(
         "pytest",
         "tests/checks",

@@ -27,10 +27,6 @@ class ClaimFileError(Exception):
         super().__init__(f"{location}: {message}")
 
 
-class LinkError(Exception):
-    """Claims and checks do not match: a check names an unknown claim, or a claim has no check."""
-
-
 class ClaimErrors(Exception):
     """Several problems found at once, so a user fixes them in one pass."""
 

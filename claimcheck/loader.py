@@ -54,7 +54,8 @@ def _claim_from(doc: PositionedDocument, index: int, raw: dict[str, Any], sectio
         expect=Verdict(raw["expect"]),
         version=raw["version"],
         readings=tuple(
-            Reading(r["id"], r["text"], Role(r.get("role", "part"))) for r in raw.get("readings", [])
+            Reading(r["id"], r["text"], Role(r.get("role", "part")))
+            for r in raw.get("readings", [])
         ),
         rationale=raw.get("rationale"),
         scope=raw.get("scope"),
@@ -78,7 +79,9 @@ def _reading_rule_errors(
     errors = []
     if readings and roles.count("alternative") == len(roles):
         errors.append(
-            ClaimFileError(where, f"claim {raw['id']!r}: only alternative readings; one must decide")
+            ClaimFileError(
+                where, f"claim {raw['id']!r}: only alternative readings; one must decide"
+            )
         )
     if "ambiguous" in roles and (roles.count("ambiguous") != 2 or "part" in roles):
         errors.append(

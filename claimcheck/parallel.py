@@ -31,8 +31,10 @@ def is_worker(config: pytest.Config) -> bool:
 
 
 def is_controller(config: pytest.Config) -> bool:
-    return not is_worker(config) and bool(getattr(config.option, "numprocesses", None)) and (
-        getattr(config.option, "dist", "no") != "no"
+    return (
+        not is_worker(config)
+        and bool(getattr(config.option, "numprocesses", None))
+        and (getattr(config.option, "dist", "no") != "no")
     )
 
 
@@ -42,9 +44,7 @@ def write_worker_links(run: ClaimRun) -> None:
         return
     worker = run.config.workerinput.get("workerid", "gw")  # type: ignore[attr-defined]
     data = {
-        "links": {
-            nodeid: [r.claim_id, r.reading, r.params] for nodeid, r in run.results.items()
-        },
+        "links": {nodeid: [r.claim_id, r.reading, r.params] for nodeid, r in run.results.items()},
         "selected": [c.id for c in run.selected],
         "stop_errors": run.stop_errors,
         "collection_errors": run.collection_errors,

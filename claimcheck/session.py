@@ -132,8 +132,10 @@ class ClaimRun:
         claims_dir = self.claims_dir
         if claims_dir is None:
             self._stop(
-                ["checks name claims, but no claims directory is configured "
-                 "(--claims-dir or ini claimcheck_claims_dir)"],
+                [
+                    "checks name claims, but no claims directory is configured "
+                    "(--claims-dir or ini claimcheck_claims_dir)"
+                ],
                 "",
             )
         try:

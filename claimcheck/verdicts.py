@@ -168,7 +168,8 @@ def decide(
     if unselected:
         return result(
             Verdict.NOT_RUN,
-            "No check of " + ", ".join(_unit_text(claim, u) for u in unselected)
+            "No check of "
+            + ", ".join(_unit_text(claim, u) for u in unselected)
             + " was selected in this run.",
             NotRunCause.UNSELECTED,
         )

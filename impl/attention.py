@@ -57,11 +57,6 @@ def raw_dot_attention(q: Any, k: Any, v: Any) -> Any:
     return scores(q, k, scale=False) @ v
 
 
-def row_sum_attention(q: Any, k: Any, v: Any) -> Any:
-    """Option 2: weights = QKᵀ / rowsum(QKᵀ), then weights @ V."""
-    return reference.sum_normalize(scores(q, k, scale=False)) @ v
-
-
 def relu_attention(q: Any, k: Any, v: Any) -> Any:
     """Option 3 exactly as the article writes it: ReLU(QKᵀ), divide by the row sum, @ V.
     Note that it still forms the n×m weight matrix: quadratic, not linear."""

@@ -1,5 +1,5 @@
 """Deliberately broken softmaxes and attentions: the suite's teeth. Each has one bug of the kind
-the article warns about or a kernel author makes; tests/engine/test_teeth.py runs the
+the article warns about or a kernel author makes; tests/impl/test_teeth.py runs the
 implementation-level checks on them (through `--impl impl.broken:<name>`) and requires every
 one to be caught by at least one check that the correct reference passes.
 

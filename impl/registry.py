@@ -75,9 +75,9 @@ class Registry:
             if (role is None or i.role == role) and wanted <= i.tags
         ]
 
-    def selected(self, selection: str | None = None, ids: Sequence[str] | None = None) -> list[
-        Implementation
-    ]:
+    def selected(
+        self, selection: str | None = None, ids: Sequence[str] | None = None
+    ) -> list[Implementation]:
         """The implementations a selection (impl/selections.py) or an explicit id list names."""
         if ids is not None:
             return [self.get(i) for i in ids]
@@ -132,9 +132,7 @@ def selection_named(name: str) -> Selection:
     try:
         return SELECTIONS[name]
     except KeyError:
-        raise KeyError(
-            f"unknown selection {name!r}; known: {', '.join(SELECTIONS)}"
-        ) from None
+        raise KeyError(f"unknown selection {name!r}; known: {', '.join(SELECTIONS)}") from None
 
 
 def known_scope(name: str) -> bool:

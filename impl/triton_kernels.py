@@ -8,7 +8,7 @@ would run through the conformance checks.
 * `triton-attention-flash`: a flash-style attention forward pass (query blocks × key blocks,
   online softmax over key blocks, never forming the n×m matrix), causal and/or boolean mask.
 
-What the kernels return (documented behaviour, checked in tests/engine/test_triton_kernels.py):
+What the kernels return (documented behaviour, checked in tests/kernels/test_triton_kernels.py):
 * They compute in float32 whatever the input dtype (float32, float16, bfloat16) and store the
   result in the input dtype. float64 is not offered: a float32 kernel cannot meet float64's bar.
 * −∞ scores get weight exactly 0, also when a whole column block (the first one included) is −∞:

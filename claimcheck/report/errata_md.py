@@ -27,8 +27,10 @@ def render(data: dict[str, Any]) -> str:
     if not wrong:
         lines.append("No statement was found wrong.")
     for claim in wrong:
-        lines.append(f"- **{claim['section']}** — “{claim['quote']}”: {claim['verdict']}. "
-                     f"{claim['explanation']}")
+        lines.append(
+            f"- **{claim['section']}** — “{claim['quote']}”: {claim['verdict']}. "
+            f"{claim['explanation']}"
+        )
     lines += ["", "## Numbers", ""]
     if not data["errata"]:
         lines.append("Every printed number checked holds to its printed precision.")

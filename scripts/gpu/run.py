@@ -66,14 +66,14 @@ def stages(out: Path, rehearsal: bool) -> list[Stage]:
     pytest = [py, "-m", "pytest", "-p", "no:cacheprovider"]
     if rehearsal:
         return [
-            Stage("wheels", "a wheelhouse short of one wheel fails (test_gpu_wheelhouse)",
-                  [*pytest, "tests/engine/test_gpu_wheelhouse.py", "--no-reports", "-rs"], 120,
+            Stage("wheels", "a wheelhouse short of one wheel fails (tests/gpu/test_wheelhouse.py)",
+                  [*pytest, "tests/gpu/test_wheelhouse.py", "--no-reports", "-rs"], 120,
                   {"CLAIMCHECK_GPU_REHEARSAL": "1"}),
             Stage("claims", f"claim {REHEARSAL_CLAIM} (CPU; CUDA cases skip)",
                   [*pytest, "tests/checks", "-m", "not training", "--claim", REHEARSAL_CLAIM,
                    "--reports-dir", str(out / "claims")], 120, {"CLAIMCHECK_PROFILE": "ci"}),
             Stage("kernels", "Triton kernel tests under TRITON_INTERPRET=1 (+ sm_90 build child)",
-                  [*pytest, "tests/engine/test_triton_kernels.py", "-rs",
+                  [*pytest, "tests/kernels/test_triton_kernels.py", "-rs",
                    "--reports-dir", str(out / "kernels")], 150,
                   {"CLAIMCHECK_PROFILE": "ci", "TRITON_INTERPRET": "1"}),
             Stage("bench", "benchmark --dry-run (interpreter, toy sizes)",
@@ -89,7 +89,7 @@ def stages(out: Path, rehearsal: bool) -> list[Stage]:
               [*pytest, "tests/checks", "-m", "not training", "--require-all-run",
                "--reports-dir", str(out / "claims")], 240, {"CLAIMCHECK_PROFILE": "ci"}),
         Stage("kernels", "our Triton kernels' tests: compiled on the GPU, then interpreted",
-              [*pytest, "tests/engine/test_triton_kernels.py", "-rs",
+              [*pytest, "tests/kernels/test_triton_kernels.py", "-rs",
                "--reports-dir", str(out / "kernels")], 100, {"CLAIMCHECK_PROFILE": "ci"}),
         Stage("bench", "softmax and attention kernel benchmark (--quick)",
               [py, "benchmarks/bench_softmax_gpu.py", "--quick",

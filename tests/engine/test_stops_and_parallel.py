@@ -73,8 +73,7 @@ def test_a_run_stopped_by_the_first_refutation_fails_and_says_not_run(pytester, 
 
 def test_sigterm_writes_reports_that_say_interrupted(pytester):
     checks = CHECKS + (
-        "\n@pytest.mark.claim('third')\ndef test_slow():\n"
-        "    import time\n    time.sleep(60)\n"
+        "\n@pytest.mark.claim('third')\ndef test_slow():\n    import time\n    time.sleep(60)\n"
     )
     project = make_project(pytester, CLAIMS, checks)
     process = subprocess.Popen(

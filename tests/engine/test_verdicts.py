@@ -25,9 +25,9 @@ def claim(
     return Claim("c", "s", "q", "st", kind, expect, 1, readings, reason=reason, scope=scope)
 
 
-def checks(*outcomes: Outcome, reading: str | None = None, impl: str | None = None) -> list[
-    CheckResult
-]:
+def checks(
+    *outcomes: Outcome, reading: str | None = None, impl: str | None = None
+) -> list[CheckResult]:
     params = {"implementation": impl} if impl else {}
     return [
         CheckResult(
