@@ -1,4 +1,4 @@
-"""The two tolerances of DESIGN.md, never mixed.
+"""The two tolerances of docs/design.md, never mixed.
 
 * ClaimTolerance: what the article's printed precision promises (|true - printed| <= bound).
 * NumericTolerance: how exact an implementation must be against the exact oracle, per dtype,
