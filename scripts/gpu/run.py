@@ -61,6 +61,14 @@ class Stage:
     log: str = ""
 
 
+def _workers() -> list[str]:
+    """pytest-xdist over 4 of the box's cores when it is installed (one file per worker, so a
+    compiled kernel is compiled once per file), else a serial run."""
+    import importlib.util
+
+    return ["-n", "4", "--dist", "loadfile"] if importlib.util.find_spec("xdist") else []
+
+
 def stages(out: Path, rehearsal: bool) -> list[Stage]:
     py = sys.executable
     pytest = [py, "-m", "pytest", "-p", "no:cacheprovider"]
@@ -71,33 +79,33 @@ def stages(out: Path, rehearsal: bool) -> list[Stage]:
                   {"CLAIMCHECK_GPU_REHEARSAL": "1"}),
             Stage("claims", f"claim {REHEARSAL_CLAIM} (CPU; CUDA cases skip)",
                   [*pytest, "tests/checks", "-m", "not training", "--claim", REHEARSAL_CLAIM,
-                   "--reports-dir", str(out / "claims")], 120, {"CLAIMCHECK_PROFILE": "ci"}),
+                   "--reports-dir", str(out / "claims")], 120),
             Stage("kernels", "Triton kernel tests under TRITON_INTERPRET=1 (+ sm_90 build child)",
                   [*pytest, "tests/kernels/test_triton_kernels.py", "-rs",
                    "--reports-dir", str(out / "kernels")], 150,
-                  {"CLAIMCHECK_PROFILE": "ci", "TRITON_INTERPRET": "1"}),
+                  {"TRITON_INTERPRET": "1"}),
             Stage("bench", "benchmark --dry-run (interpreter, toy sizes)",
                   [py, "benchmarks/bench_softmax_gpu.py", "--dry-run",
                    "--json", str(out / "bench" / "bench-softmax-gpu.json")], 120),
             Stage("training", "training checks, smoke preset",
                   [*pytest, "tests/checks", "-m", "training",
                    "--reports-dir", str(out / "training")], 150,
-                  {"CLAIMCHECK_PROFILE": "ci", "CLAIMCHECK_TRAINING_PRESET": "smoke"}),
+                  {"CLAIMCHECK_TRAINING_PRESET": "smoke"}),
         ]  # fmt: skip
     return [
         Stage("claims", "every claim check on CPU and CUDA, no training",
-              [*pytest, "tests/checks", "-m", "not training", "--require-all-run",
-               "--reports-dir", str(out / "claims")], 240, {"CLAIMCHECK_PROFILE": "ci"}),
+              [*pytest, "tests/checks", "-m", "not training", "--require-all-run", *_workers(),
+               "--reports-dir", str(out / "claims")], 240),
         Stage("kernels", "our Triton kernels' tests: compiled on the GPU, then interpreted",
               [*pytest, "tests/kernels/test_triton_kernels.py", "-rs",
-               "--reports-dir", str(out / "kernels")], 100, {"CLAIMCHECK_PROFILE": "ci"}),
+               "--reports-dir", str(out / "kernels")], 100),
         Stage("bench", "softmax and attention kernel benchmark (--quick)",
               [py, "benchmarks/bench_softmax_gpu.py", "--quick",
                "--json", str(out / "bench" / "bench-softmax-gpu.json")], 120),
         Stage("training", "training checks, gpu preset (only if time remains)",
               [*pytest, "tests/checks", "-m", "training",
                "--reports-dir", str(out / "training")], 0,
-              {"CLAIMCHECK_PROFILE": "ci", "CLAIMCHECK_TRAINING_PRESET": "gpu"}, optional=True),
+              {"CLAIMCHECK_TRAINING_PRESET": "gpu"}, optional=True),
     ]  # fmt: skip
 
 

@@ -44,6 +44,7 @@ BOX = {
 # stage and the tests.html log.
 NEEDED = (
     "jsonschema", "pytest-timeout", "array-api-compat", "threadpoolctl", "tqdm", "pytest-html",
+    "pytest-xdist",  # the claims stage spreads over the box's cores (-n 4)
 )  # fmt: skip
 PLATFORMS = (
     "manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_24_x86_64",
