@@ -107,6 +107,12 @@ def _read_regular(file: Path) -> bytes:
     a device (opened non-blocking and checked with fstat before reading), never reads an endless
     file (/dev/zero) whole."""
     where = Location(file, 1, "<document>")
+    try:  # stat first: opening a socket fails with a cryptic ENXIO
+        mode = os.stat(file).st_mode
+    except OSError:
+        mode = stat.S_IFREG  # let open() say what is wrong
+    if not stat.S_ISREG(mode):
+        raise ClaimFileError(where, f"is {file_kind(mode)}, not a regular claim file")
     try:
         fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:

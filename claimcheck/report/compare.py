@@ -101,6 +101,12 @@ def resolve_path(value: str | os.PathLike[str], invocation_dir: Path) -> Path:
 
 
 def _read_bytes(file: Path) -> bytes:
+    try:  # stat first: opening a socket fails with a cryptic ENXIO, a FIFO could block
+        mode = os.stat(file).st_mode
+    except OSError:
+        mode = stat.S_IFREG  # let open() say what is wrong
+    if not stat.S_ISREG(mode):
+        raise CompareFileError(file, "not a regular file (a verdict.json is expected)")
     try:
         fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
@@ -178,7 +184,8 @@ def load_previous(file: Path) -> dict[str, Any]:
             file, f"not UTF-8 text (offset {exc.start}); not a verdict.json"
         ) from None
     except json.JSONDecodeError as exc:
-        truncated = exc.pos >= len(raw.rstrip()) - 1
+        text = raw.decode("utf-8", "replace").rstrip()
+        truncated = exc.pos >= len(text) - 1 or exc.msg.startswith("Unterminated string")
         what = "truncated JSON" if truncated else "not valid JSON"
         raise CompareFileError(
             file, f"{what} (line {exc.lineno}, column {exc.colno}: {shorten(exc.msg, 80)})"
