@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from experiments.presets import Arm, Preset
@@ -217,6 +217,11 @@ class _Runner:
                 raise ValueError(f"a JSON {type(stored).__name__}, not an object")
             if stored.get("config") != cfg.key():
                 return None
+            missing = sorted({f.name for f in fields(RunResult)} - set(stored))
+            if missing:
+                raise ValueError(f"missing {', '.join(missing)}")
+            if not isinstance(stored["val_loss"], list) or not stored["val_loss"]:
+                raise ValueError("no validation losses")
             return RunResult.from_dict(stored)
         except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             why = str(exc).splitlines()[0][:160] if str(exc) else ""
