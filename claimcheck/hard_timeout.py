@@ -91,6 +91,7 @@ class Watchdog:
         if not 0 <= raise_after < stop_after < kill_after:
             raise ValueError("need 0 <= raise_after < stop_after < kill_after")
         self.on_hard_stop = on_hard_stop
+        self.before_hard_stop: Callable[[], None] | None = None  # e.g. suspend pytest's capture
         self.signum = signum
         self.raise_after, self.stop_after, self.kill_after = raise_after, stop_after, kill_after
         self.exit_status = exit_status
@@ -206,11 +207,21 @@ class Watchdog:
 
     def _hard_stop(self, label: str, timeout_s: float, elapsed: float) -> None:
         stop = HardStop(label, timeout_s, elapsed, self.exit_status)
-        try:
+        with contextlib.suppress(Exception):
+            faulthandler.cancel_dump_traceback_later()  # stage 3 must not cut the reports short
+            faulthandler.dump_traceback_later(self.kill_after - self.stop_after, exit=True)
+        if self._dump is not None:  # the file a user finds beside the reports
+            with contextlib.suppress(OSError, ValueError):
+                self._dump.seek(0)
+                self._dump.truncate()
+                self._dump.write(f"claimcheck: {stop.message}\n")
+                self._dump.flush()
+        if self.before_hard_stop is not None:
+            with contextlib.suppress(Exception):
+                self.before_hard_stop()
+        with contextlib.suppress(Exception):
             sys.stderr.write(f"\nclaimcheck: {stop.message}\n")
             sys.stderr.flush()
-        except Exception:
-            pass
         if self.on_hard_stop is not None:
             try:
                 self.on_hard_stop(stop)
@@ -293,6 +304,13 @@ class HardTimeoutPlugin:
     ) -> None:
         self.watchdog = Watchdog(on_hard_stop, dump_path=dump_path, **options)
         self._started = False
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        capman = config.pluginmanager.getplugin("capturemanager")
+        if capman is not None:
+            # Stage 2 runs on the watchdog thread, then os._exit: with pytest's fd capture on,
+            # what it and on_hard_stop print would vanish with the capture's temporary files.
+            self.watchdog.before_hard_stop = lambda: capman.suspend_global_capture(in_=False)
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if not self._started:
