@@ -213,6 +213,14 @@ def compare(current: dict[str, Any], previous_file: Path) -> dict[str, Any]:
         prefix = "cannot read" if exc.unreadable else "not a verdict.json"
         why = exc.why if exc.why.startswith("not a verdict.json") else f"{prefix}: {exc.why}"
         return _empty(previous_file, why)
+    return compare_loaded(current, previous, previous_file)
+
+
+def compare_loaded(
+    current: dict[str, Any], previous: dict[str, Any], previous_file: Path
+) -> dict[str, Any]:
+    """The comparison with a file already read by load_previous (at configure time); never
+    raises."""
     try:
         return _compare(current, previous, previous_file)
     except (AttributeError, KeyError, TypeError, ValueError, RecursionError) as exc:
