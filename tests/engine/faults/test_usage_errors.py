@@ -52,6 +52,20 @@ CASES = {
 }
 
 
+WORDS = {
+    "600-deep-list": "nested more than",
+    "float-tag": "as !!float",
+    "5000-digits": "as !!int",
+    "directory": "is a directory",
+    "fifo": "FIFO",
+    "outside-symlink": "outside the claims directory",
+    "broken-symlink": "broken symbolic link",
+    "broken-schema": "not valid JSON",
+    "500kb-quote": "500000 characters",
+    "nan-tolerance": "finite number",
+}
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_claim_file_exits_4_with_one_bounded_line(claims_project, case):
     make(claims_project, CASES[case])
@@ -60,6 +74,7 @@ def test_bad_claim_file_exits_4_with_one_bounded_line(claims_project, case):
     err = result.stderr.str()
     assert "Traceback" not in err and "RecursionError" not in err
     assert "bad.yaml" in err or "schema.json" in err
+    assert WORDS[case] in err, err[-1500:]
     assert len(err) < 3000, len(err)
     assert "root:x:0:0" not in err
     assert not (claims_project.root / "check-ran").exists()
