@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Source = Literal["article", "oracle", "property", "statistic"]
@@ -53,26 +53,82 @@ def _summarised(value: list[Any]) -> Any:
     }
 
 
-def _plain(value: Any) -> Any:
-    """JSON-friendly copy of numbers, arrays and tensors; long arrays are summarised."""
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().double().numpy()
-    if hasattr(value, "tolist"):
-        value = _summarised(value.tolist())
-    elif isinstance(value, list):
-        value = _summarised(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+MAX_DEPTH = 32  # deeper containers are shown as a bounded excerpt (and cycles end there too)
+MAX_TEXT = 10_000  # characters of a value shown as text (a repr, a note that is not a string)
+
+
+def _as_text(value: Any) -> str:
+    """A bounded text form of any value; never raises (a broken __str__ is named, not raised)."""
+    try:
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    except Exception as exc:
+        return f"<{type(value).__name__}: str() raised {type(exc).__name__}>"
+    if len(text) > MAX_TEXT:
+        return text[:MAX_TEXT] + f"… ({len(text)} characters)"
+    return text
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """JSON-friendly copy of numbers, arrays and tensors; long arrays are summarised.
+
+    Whatever a check records ends up here, and report writing must never fail on it: numpy
+    scalars and arrays, tensors, tuples, sets, paths, bytes, arbitrary objects, NaN and ±inf
+    anywhere inside containers, cycles, very deep nesting, integers too long to print. Anything
+    that is not a JSON number, string, bool, null, list or object becomes a bounded string."""
+    try:
+        return _plain_unsafe(value, depth)
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deeply>"
+    except Exception:
+        return _as_text(value)
+
+
+def _plain_unsafe(value: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        return _as_text(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):  # before numpy: a plain int has no .tolist to worry about
+        return int(value) if abs(value) < 10**300 else _as_text(f"{value:.6e}")
     if isinstance(value, float):
+        value = float(value)
+        if not math.isfinite(value):
+            return str(value)
         short = float(f"{value:.10g}")  # ten significant digits: exact enough, half the size
         return short if math.isfinite(short) else value  # finfo.max must not round up to inf
-    if isinstance(value, (str, int, float, bool)) or value is None:
+    if isinstance(value, str):
         return value
-    return str(value)
+    if hasattr(value, "detach"):
+        value = value.detach().cpu()
+        value = (value.double() if not value.is_complex() else value).numpy()
+    if hasattr(value, "tolist") and not isinstance(value, (list, tuple, dict)):
+        value = value.tolist()
+        if not isinstance(value, (list, tuple, dict)):
+            return _plain_unsafe(value, depth + 1)  # a numpy scalar: its Python value
+        value = _summarised(value) if isinstance(value, list) else value
+    elif isinstance(value, list):
+        value = _summarised(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {
+            _as_text(k) if not isinstance(k, str) else k: _plain(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, (set, frozenset)):
+        items = [_plain(v, depth + 1) for v in value]
+        try:
+            return sorted(items)
+        except TypeError:
+            return sorted(items, key=repr)
+    if isinstance(value, complex):
+        return str(value)
+    return _as_text(value)
+
+
+def json_safe(value: Any) -> Any:
+    """Public name of the conversion every recorded value goes through."""
+    return _plain(value)
 
 
 @dataclass
@@ -89,7 +145,8 @@ class Comparison:
     inconclusive: bool = False  # a statistic whose interval straddles the claim's boundary
 
     def as_dict(self) -> dict[str, Any]:
-        return _plain(asdict(self))
+        # Not dataclasses.asdict: it deep-copies, which fails on values that cannot be copied.
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass
@@ -113,7 +170,7 @@ class Evidence:
         self.inputs.update({k: _plain(v) for k, v in inputs.items()})
 
     def note(self, text: str) -> None:
-        self.notes.append(text)
+        self.notes.append(text if isinstance(text, str) else _as_text(text))
 
     def figure(self, fig: Any, caption: str) -> None:
         """Embed a matplotlib figure as a small PNG, then close it."""
@@ -230,12 +287,21 @@ class Evidence:
         return [c for c in self.comparisons if c.inconclusive]
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-safe whatever a check put here, also by writing the fields directly."""
         return {
-            "comparisons": [c.as_dict() for c in self.comparisons],
-            "inputs": self.inputs,
-            "notes": list(self.notes),
-            "figures": [{"caption": f.caption, "png_base64": f.png_base64} for f in self.figures],
-            "falsifying_example": self.falsifying_example,
+            "comparisons": [
+                c.as_dict() if isinstance(c, Comparison) else _plain(c) for c in self.comparisons
+            ],
+            "inputs": _plain(self.inputs) if isinstance(self.inputs, dict) else {},
+            "notes": [n if isinstance(n, str) else _as_text(n) for n in self.notes],
+            "figures": [
+                {"caption": _as_text(f.caption), "png_base64": _as_text(f.png_base64)}
+                for f in self.figures
+                if isinstance(f, Figure)
+            ],
+            "falsifying_example": (
+                None if self.falsifying_example is None else _as_text(self.falsifying_example)
+            ),
         }
 
 

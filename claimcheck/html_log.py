@@ -14,6 +14,18 @@ from typing import Any
 import pytest
 
 PLACEHOLDER = "@@claim-verdict:{}@@"
+TEST_ID_CELL = '<td class="col-testId">'
+
+
+def escape_test_id(report: pytest.TestReport, cells: list[str]) -> None:
+    """pytest-html puts the node id into its test-id cell unescaped, and its page inserts the
+    cell with innerHTML: a parametrize id such as `<img src=x onerror=...>` would be live HTML.
+    Rebuild that cell from the node id, escaped."""
+    test_id = report.nodeid if report.when == "call" else f"{report.nodeid}::{report.when}"
+    for index, cell in enumerate(cells):
+        if isinstance(cell, str) and cell.startswith(TEST_ID_CELL):
+            cells[index] = f"{TEST_ID_CELL}{html.escape(test_id, quote=True)}</td>"
+            return
 
 
 class HtmlLogColumns:
@@ -25,6 +37,7 @@ class HtmlLogColumns:
         cells.insert(2, '<th class="sortable" data-column-type="verdict">Verdict</th>')
 
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
+        escape_test_id(report, cells)
         link = self.state.links.get(report.nodeid)
         claim_id = link.claim_id if link else ""
         cells.insert(1, f'<td class="col-claim">{html.escape(claim_id)}</td>')

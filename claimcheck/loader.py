@@ -3,44 +3,117 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from claimcheck.errors import ClaimErrors, ClaimFileError, Location
+from claimcheck.errors import ClaimErrors, ClaimFileError, Location, excerpt, shorten
 from claimcheck.model import Claim, Kind, Reading, Role, Verdict
 from claimcheck.yaml_source import PositionedDocument, read_yaml
 
 SCHEMA_FILE = "schema.json"
+MAX_SCHEMA_BYTES = 1_000_000
+# Editors write these beside a file being edited: Emacs' lock file `.#name.yaml` is a dangling
+# symlink. They are not claim files and are skipped.
+EDITOR_LOCK_PREFIX = ".#"
+
+
+class SchemaFileError(Exception):
+    """claims/schema.json itself cannot be used."""
+
+
+def _strict_integer(checker: Any, instance: Any) -> bool:
+    # JSON Schema counts 1.0 as an integer; a claim's `version: 1.0` is a typo to refuse.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_TYPES = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer)
+_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_TYPES)
 
 
 @cache
-def _validator(schema_path: Path) -> jsonschema.Draft202012Validator:
+def _validator(schema_path: Path) -> Any:
+    def fail(why: str) -> ClaimErrors:
+        return ClaimErrors([SchemaFileError(f"{schema_path}: {why}")])
+
     try:
-        schema = json.loads(schema_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ClaimErrors([exc]) from None
-    return jsonschema.Draft202012Validator(schema)
+        raw = schema_path.read_bytes()[: MAX_SCHEMA_BYTES + 1]
+    except OSError as exc:
+        raise fail(f"cannot read the claim schema: {exc.strerror or exc}") from None
+    if len(raw) > MAX_SCHEMA_BYTES:
+        raise fail(f"the claim schema is larger than {MAX_SCHEMA_BYTES} bytes")
+    try:
+        schema = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise fail(f"the claim schema is not valid UTF-8 (offset {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise fail(f"line {exc.lineno}: the claim schema is not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise fail("the claim schema is nested too deeply to read") from None
+    if not isinstance(schema, dict) or "$defs" not in schema:
+        raise fail("not a claim schema (a JSON object with '$defs' is expected)")
+    try:
+        _Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(map(str, exc.absolute_path)) or "<root>"
+        raise fail(f"not a valid JSON Schema at {where}: {shorten(exc.message)}") from None
+    except RecursionError:
+        raise fail("the claim schema is nested too deeply to check") from None
+    return _Validator(schema)
+
+
+def _schema_message(err: Any) -> str:
+    """jsonschema's message with the offending value quoted as a bounded excerpt (its messages
+    embed the whole value: a 500 KB quote, or a system file's content)."""
+    message = str(err.message)
+    try:
+        whole = repr(err.instance)
+    except Exception:
+        whole = ""
+    if whole and whole in message and len(whole) > 80:
+        message = message.replace(whole, excerpt(err.instance, 80))
+    return shorten(message, 400)
 
 
 def _schema_errors(doc: PositionedDocument, validator: Any) -> list[ClaimFileError]:
     errors = []
     for err in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.path))):
         path = tuple(err.absolute_path)
-        message = err.message
+        message = _schema_message(err)
         if err.validator == "additionalProperties":
             # Point at the unknown key itself, not at its parent mapping.
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
             if extra:
                 path = (*path, extra[0])
                 message = (
-                    f"unknown field {extra[0]!r} (allowed: {', '.join(err.schema['properties'])})"
+                    f"unknown field {excerpt(extra[0])} "
+                    f"(allowed: {', '.join(err.schema['properties'])})"
                 )
         elif err.validator == "required":
             message = f"missing required field: {err.message.split(' is a required')[0]}"
         errors.append(ClaimFileError(doc.location(path), message))
+    return errors + _value_errors(doc)
+
+
+def _value_errors(doc: PositionedDocument) -> list[ClaimFileError]:
+    """What JSON Schema cannot say: a tolerance must be a finite number (NaN passes both
+    `exclusiveMinimum: 0` and `maximum`, as every comparison with NaN is false)."""
+    errors = []
+    claims = doc.data.get("claims") if isinstance(doc.data, dict) else None
+    for index, raw in enumerate(claims if isinstance(claims, list) else []):
+        tolerance = raw.get("tolerance") if isinstance(raw, dict) else None
+        for key, value in tolerance.items() if isinstance(tolerance, dict) else ():
+            if isinstance(value, float) and math.isnan(value):  # ±inf fail the schema's bounds
+                errors.append(
+                    ClaimFileError(
+                        doc.location(("claims", index, "tolerance", key)),
+                        "a tolerance must be a finite number, not NaN",
+                    )
+                )
     return errors
 
 
@@ -134,16 +207,34 @@ def load_claims(claims_dir: Path) -> dict[str, Claim]:
         raise ClaimErrors([FileNotFoundError(f"claims directory not found: {claims_dir}")])
     if not schema_path.is_file():
         raise ClaimErrors([FileNotFoundError(f"claim schema not found: {schema_path}")])
+    _validator(schema_path)  # a broken schema is one error, not one per claim file
     registry: dict[str, Claim] = {}
     errors: list[Exception] = []
-    for file in sorted(claims_dir.glob("*.yaml")) + sorted(claims_dir.glob("*.yml")):
+    try:
+        files = sorted(claims_dir.glob("*.yaml")) + sorted(claims_dir.glob("*.yml"))
+    except OSError as exc:
+        raise ClaimErrors([OSError(f"{claims_dir}: cannot list: {exc.strerror or exc}")]) from None
+    for file in files:
+        if file.name.startswith(EDITOR_LOCK_PREFIX):
+            continue
         try:
+            _check_inside(file, claims_dir)
             claims = load_file(file, schema_path)
         except ClaimErrors as exc:
             errors.extend(exc.errors)
             continue
         except ClaimFileError as exc:
             errors.append(exc)
+            continue
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # The schema let through something the claim model cannot take (an edited schema).
+            errors.append(
+                ClaimFileError(
+                    Location(file, 1, "<document>"),
+                    "does not have the structure of a claim file although the schema accepts "
+                    f"it ({type(exc).__name__}: {shorten(str(exc), 120)}); check the claim schema",
+                )
+            )
             continue
         for claim in claims:
             first = registry.get(claim.id)
@@ -160,6 +251,23 @@ def load_claims(claims_dir: Path) -> dict[str, Claim]:
     if errors:
         raise ClaimErrors(errors)
     return _in_article_order(registry, schema_path)
+
+
+def _check_inside(file: Path, claims_dir: Path) -> None:
+    """Refuse a claim file that resolves outside the claims directory (a symlink to a system file
+    would otherwise be read, and quoted in errors that CI uploads)."""
+    where = Location(file, 1, "<document>")
+    try:
+        real = Path(os.path.realpath(file))
+        home = Path(os.path.realpath(claims_dir))
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ClaimFileError(where, f"cannot resolve the path: {shorten(str(exc), 120)}") from None
+    if not real.is_relative_to(home):
+        raise ClaimFileError(
+            where,
+            f"resolves outside the claims directory ({excerpt(str(real), 120)}); "
+            "claim files must live in it",
+        )
 
 
 def _in_article_order(registry: dict[str, Claim], schema_path: Path) -> dict[str, Claim]:

@@ -62,6 +62,8 @@ def record_scale(evidence, grid: GridResult, arms: Sequence[ArmResult]) -> None:
         grid_wall_s=round(grid.wall_s, 1),
         grid_cpu_s=round(grid.cpu_s, 1),
     )
+    for problem in grid.cache_problems:
+        evidence.note(f"training cache: {problem}")
     for arm in arms:
         run = arm.seeds[0]
         evidence.record_inputs(

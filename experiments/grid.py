@@ -9,6 +9,7 @@ the arm's seeds, the same procedure for every arm.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -17,11 +18,13 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from experiments.presets import Arm, Preset
 from experiments.train import RunConfig, RunResult, run
+
+MAX_CACHE_BYTES = 64 * 1024 * 1024  # a cached run is a few KB; more is not one of ours
 
 CODE_FILES = ("data.py", "model.py", "train.py")
 
@@ -45,6 +48,8 @@ class GridResult:
     trained_runs: int
     cached_runs: int
     wall_s: float  # spent training in this process (0 when everything came from the cache)
+    # Cache files that could not be read (and were retrained) or written, one line each.
+    cache_problems: list[str] = field(default_factory=list)
 
     @property
     def cpu_s(self) -> float:
@@ -131,7 +136,7 @@ def _compute(preset: Preset, cache_dir: Path | None) -> GridResult:
         for a in arms
     }
     wall = time.perf_counter() - started if runner.trained else 0.0
-    return GridResult(preset, result, runner.trained, runner.cached, wall)
+    return GridResult(preset, result, runner.trained, runner.cached, wall, runner.problems)
 
 
 def _best_lr(sweep: dict[float, RunResult]) -> float:
@@ -151,6 +156,12 @@ class _Runner:
         self.cache_dir = cache_dir
         self.version = code_version()
         self.trained = self.cached = 0
+        self.problems: list[str] = []
+
+    def _problem(self, message: str) -> None:
+        """A cache problem is never an error of the claims: say it, retrain, go on."""
+        self.problems.append(message)
+        print(f"claimcheck training cache: {message}", file=sys.stderr)
 
     def run_all(self, configs: list[RunConfig]) -> dict[RunConfig, RunResult]:
         out: dict[RunConfig, RunResult] = {}
@@ -193,22 +204,46 @@ class _Runner:
         return self.cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
 
     def _load(self, cfg: RunConfig) -> RunResult | None:
+        """The cached run, or None (a miss: the run is trained). A corrupt cache file (truncated,
+        not JSON, wrong shape, not a regular file) is named once and treated as a miss."""
         path = self._path(cfg)
-        if path is None or not path.exists():
+        if path is None or not os.path.lexists(path):
             return None
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        if stored.get("config") != cfg.key():
+        try:
+            if not path.is_file():
+                raise ValueError("not a regular file")
+            stored = json.loads(path.read_bytes()[:MAX_CACHE_BYTES].decode("utf-8"))
+            if not isinstance(stored, dict):
+                raise ValueError(f"a JSON {type(stored).__name__}, not an object")
+            if stored.get("config") != cfg.key():
+                return None
+            missing = sorted({f.name for f in fields(RunResult)} - set(stored))
+            if missing:
+                raise ValueError(f"missing {', '.join(missing)}")
+            if not isinstance(stored["val_loss"], list) or not stored["val_loss"]:
+                raise ValueError("no validation losses")
+            return RunResult.from_dict(stored)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            why = str(exc).splitlines()[0][:160] if str(exc) else ""
+            self._problem(
+                f"{path}: unreadable cache file ({type(exc).__name__}: {why}); "
+                "treated as a miss, the run is trained again"
+            )
             return None
-        return RunResult.from_dict(stored)
 
     def _store(self, cfg: RunConfig, result: RunResult) -> None:
         path = self._path(cfg)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(result.as_dict()), encoding="utf-8")
-        tmp.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(result.as_dict()), encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            self._problem(f"{path}: cannot write the cache file ({exc.strerror or exc})")
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
 
 def run_single_threaded(cfg: RunConfig) -> RunResult:
