@@ -74,6 +74,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(run, "claimcheck-run")
     _end_on_sigterm()
     reports = run.reports_dir
+    _bound_every_check(config, run, reports)
+    if not hasattr(config, "workerinput"):
+        run.previous = _previous_report(config)
     if reports is None or hasattr(config, "workerinput"):
         return
     # The detailed logs go beside the verdict report unless the user chose other paths.
@@ -86,6 +89,31 @@ def pytest_configure(config: pytest.Config) -> None:
         from claimcheck import html_log
 
         config.pluginmanager.register(html_log.HtmlLogColumns(run), "claimcheck-html-log")
+
+
+def _previous_report(config: pytest.Config) -> dict[str, Any] | None:
+    """--compare-with is read and checked before any check runs: a missing, truncated or foreign
+    file stops the run with one line (exit 4), not a note at the end of a long run."""
+    value = config.getoption("--compare-with")
+    if not value:
+        return None
+    from claimcheck.report.compare import CompareFileError, load_previous, resolve_path
+
+    path = resolve_path(value, config.invocation_params.dir)
+    try:
+        return {"path": path, "data": load_previous(path)}
+    except CompareFileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _bound_every_check(config: pytest.Config, run: ClaimRun, reports: Any) -> None:
+    """A hard time bound on every check's call, inside and outside Hypothesis' @given
+    (claimcheck/hard_timeout.py); when a call cannot be stopped, the reports are written first."""
+    from claimcheck import hard_timeout
+
+    dump = reports / "hard-timeout.txt" if reports is not None else None
+    plugin = hard_timeout.HardTimeoutPlugin(on_hard_stop=run.on_hard_stop, dump_path=dump)
+    config.pluginmanager.register(plugin, "claimcheck-hard-timeout")
 
 
 def _end_on_sigterm() -> None:

@@ -63,6 +63,8 @@ class ClaimRun:
         self.other_failures = 0
         self.interrupted: str | None = None  # why the run ended early, if it did
         self.parallel = parallel.Controller(self) if parallel.is_controller(config) else None
+        self.previous: dict[str, Any] | None = None  # --compare-with, read at configure time
+        self.session: pytest.Session | None = None
 
     # -- configuration ------------------------------------------------------------------------
     @property
@@ -273,6 +275,17 @@ class ClaimRun:
         if data.get("outcome") == Outcome.INCONCLUSIVE.value:
             return "inconclusive", "I", "INCONCLUSIVE"
         return None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+
+    def on_hard_stop(self, stop: Any) -> None:
+        """A check's call would not return (claimcheck/hard_timeout.py): the process is about to
+        end, so decide and write now, with every unfinished check NOT RUN and the run failed."""
+        if parallel.is_worker(self.config) or not self.active or self.session is None:
+            return
+        self.interrupted = f"was ended: {stop.message}"
+        self.pytest_sessionfinish(self.session, pytest.ExitCode.INTERRUPTED)
 
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
         cause = str(excinfo.value).strip() or "Ctrl-C"

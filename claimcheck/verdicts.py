@@ -101,9 +101,9 @@ def standing_of(claim: Claim, check: CheckResult, members: frozenset[str] | None
     reading = claim.reading(check.reading) if check.reading else None
     if reading is not None and not reading.decides:
         return Standing.ALTERNATIVE
-    if members is not None and check.implementation is not None:
-        if check.implementation not in members:
-            return Standing.OUT_OF_SCOPE
+    implementation = check.implementation
+    if members is not None and implementation is not None and implementation not in members:
+        return Standing.OUT_OF_SCOPE
     return Standing.DECIDES
 
 

@@ -67,11 +67,10 @@ def write_reports(run: Any, out_dir: Path) -> dict[str, Path]:
         run.phase_s,
         run.interrupted,
     )
-    previous_path = run.config.getoption("--compare-with")
-    if previous_path:
-        from claimcheck.report.compare import compare
+    if run.previous is not None:
+        from claimcheck.report.compare import compare_loaded
 
-        data["comparison"] = compare(data, Path(previous_path))
+        data["comparison"] = compare_loaded(data, run.previous["data"], run.previous["path"])
     paths = {
         "json": out_dir / "verdict.json",
         "html": out_dir / "verdict.html",

@@ -27,7 +27,7 @@ def check(nodeid: str, outcome: str = "holds", label: str = "float32", **measure
 def verdict_json(claims: dict[str, tuple[str, list[dict]]], torch: str = "2.4.0") -> dict:
     """A minimal verdict.json: {claim id: (verdict, checks)}."""
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "environment": {"torch": torch, "date": "2025-01-01 00:00 UTC", "git_commit": "abc"},
         "claims": [
             {"id": cid, "verdict": verdict, "checks": checks}

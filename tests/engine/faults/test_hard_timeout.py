@@ -1,8 +1,7 @@
 """Issue 13, item 2: a hard time bound for a check's call, inside and outside `@given`.
 
-Each case runs a throwaway project in a fresh interpreter whose conftest registers
-claimcheck.hard_timeout.HardTimeoutPlugin (what the plugin will do once wired, see the module's
-docstring), with a 1 s timeout and short stages (raise at +0.3 s, stop at +3 s, kill at +6 s) so
+Each case runs a throwaway project in a fresh interpreter whose conftest replaces the plugin's
+claimcheck.hard_timeout.HardTimeoutPlugin by one with a 1 s timeout and short stages (raise at +0.3 s, stop at +3 s, kill at +6 s) so
 the suite stays fast; the default stages end any call within T + 25 s."""
 
 from __future__ import annotations
@@ -25,6 +24,8 @@ CONFTEST = """
         Path("hard-stop.json").write_text(json.dumps({"label": stop.label, "msg": stop.message}))
 
     def pytest_configure(config):
+        # Replace the plugin's own watchdog by one with short stages and a hook of the test's.
+        config.pluginmanager.unregister(name="claimcheck-hard-timeout")
         config.pluginmanager.register(
             HardTimeoutPlugin(
                 on_hard_stop=on_hard_stop, dump_path=Path("reports/hard-timeout.txt"),
@@ -160,6 +161,8 @@ def test_check_timed_out_is_not_an_exception():
     assert not issubclass(hard_timeout.CheckTimedOut, Exception)
 
 
+# In-process watchdogs of their own: this run's watchdog stays out of their way (no bound).
+@pytest.mark.timeout(0)
 def test_bounded_raises_in_the_main_thread_and_disarms():
     dog = hard_timeout.Watchdog(raise_after=0.1, stop_after=20, kill_after=25).start()
     try:
@@ -176,6 +179,7 @@ def test_bounded_raises_in_the_main_thread_and_disarms():
         dog.close()
 
 
+@pytest.mark.timeout(0)
 def test_given_lets_check_timed_out_through_without_retrying():
     from hypothesis import given, settings
     from hypothesis import strategies as st
@@ -203,12 +207,26 @@ def test_item_timeout_reads_no_timeout_as_none(pytester):
     assert hard_timeout.item_timeout(items[0]) is None
 
 
-# -- end to end without the conftest: needs the plugin to register it (lead) ------------------
+# -- end to end with the plugin's own registration -----------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="needs plugin wiring (lead): HardTimeoutPlugin")
 def test_wired_plugin_bounds_a_given_hang(claims_project):
     project(claims_project, HANGS["sleep"], given=True, conftest=False)
     run(claims_project, "-o", "timeout_method=signal")
     assert claims_project.verdicts()["hang-claim"] == "ERROR"
     assert "CheckTimedOut" in claims_project.report()["claims"][1]["checks"][0]["message"]
+
+
+def test_wired_plugin_writes_the_reports_before_ending_a_call_that_will_not_stop(claims_project):
+    """Stage 2 with the plugin's own hook: the run object decides and writes first; the hung
+    claim is NOT RUN and the report says the run was ended."""
+    body = (
+        "while True:\n    try:\n        time.sleep(10**6)\n    except BaseException:\n        pass"
+    )
+    project(claims_project, body, given=False, conftest=False)
+    result, elapsed = run(claims_project, "-o", "timeout_method=signal")
+    assert result.ret == hard_timeout.HARD_STOP_STATUS and elapsed < 1 + 30
+    data = claims_project.report()
+    assert data["summary"]["finished"] is False and data["summary"]["ok"] is False
+    assert "ignored CheckTimedOut" in data["summary"]["interrupted"]
+    assert claims_project.verdicts() == {"good-claim": "SUPPORTED", "hang-claim": "NOT RUN"}
