@@ -25,9 +25,7 @@ _COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow], "p
 settings.register_profile(
     "deterministic", max_examples=60, derandomize=True, database=None, **_COMMON
 )
-settings.register_profile(
-    "explore", max_examples=200, derandomize=False, database=None, **_COMMON
-)
+settings.register_profile("explore", max_examples=200, derandomize=False, database=None, **_COMMON)
 settings.register_profile("thorough", max_examples=2000, derandomize=True, database=None, **_COMMON)
 
 # `ci`: the old name of `deterministic`, kept so older commands still work.

@@ -1,1 +1,2 @@
-"""Support code for the claim checks, one job per module: claims (claim access, comparisons), masking, sampling (intervals), costs (FLOP counts)."""
+"""Support code for the claim checks, one job per module: claims (comparisons), dtypes,
+masking, sampling (intervals), costs (FLOP counts)."""
