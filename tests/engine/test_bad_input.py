@@ -180,7 +180,9 @@ def test_unknown_implementation_id_in_parameters_is_named_and_stops_the_run(clai
 
 CRASHES = {
     "value-error": "raise ValueError('not an assertion')",
-    "unknown-implementation-in-body": "from impl.registry import Registry; Registry.builtin().get('no-such-impl')",
+    "unknown-implementation-in-body": (
+        "from impl.registry import Registry; Registry.builtin().get('no-such-impl')"
+    ),
     "memory-error-from-allocator": "import numpy; numpy.ones(2**55)",
     "memory-limit-in-subprocess": (
         "import subprocess, sys; subprocess.run([sys.executable, '-c', "

@@ -12,7 +12,7 @@ from claimcheck.model import Claim, Kind, Reading, Role, Verdict
 from claimcheck.verdicts import CheckResult, NotRunCause, Outcome, Standing, decide
 
 H, F, C, S = Outcome.HOLDS, Outcome.FAILS, Outcome.CRASHED, Outcome.SKIPPED
-I, N = Outcome.INCONCLUSIVE, Outcome.NOT_EXECUTED
+U, N = Outcome.INCONCLUSIVE, Outcome.NOT_EXECUTED  # undecided, not executed
 
 
 def claim(
@@ -58,9 +58,9 @@ def with_parts(first: Outcome, second: Outcome) -> list[CheckResult]:
         ((F,), Verdict.REFUTED),
         ((F, F, S), Verdict.REFUTED),
         ((H, F), Verdict.REFUTED),  # one statement: any in-scope failure refutes it
-        ((I,), Verdict.INCONCLUSIVE),
-        ((H, I), Verdict.INCONCLUSIVE),
-        ((F, I), Verdict.REFUTED),
+        ((U,), Verdict.INCONCLUSIVE),
+        ((H, U), Verdict.INCONCLUSIVE),
+        ((F, U), Verdict.REFUTED),
         ((C,), Verdict.ERROR),
         ((H, C), Verdict.ERROR),
         ((C, N), Verdict.ERROR),
@@ -80,9 +80,9 @@ def test_rules_for_one_statement(outcomes, verdict):
         (H, H, Verdict.SUPPORTED),
         (H, F, Verdict.PARTLY_SUPPORTED),
         (F, F, Verdict.REFUTED),
-        (F, I, Verdict.REFUTED),  # none holds and one fails
-        (H, I, Verdict.INCONCLUSIVE),
-        (I, I, Verdict.INCONCLUSIVE),
+        (F, U, Verdict.REFUTED),  # none holds and one fails
+        (H, U, Verdict.INCONCLUSIVE),
+        (U, U, Verdict.INCONCLUSIVE),
         (H, S, Verdict.NOT_RUN),
         (H, N, Verdict.NOT_RUN),
         (C, H, Verdict.ERROR),
@@ -94,7 +94,7 @@ def test_rules_for_parts(first, second, verdict):
 
 def test_every_combination_follows_the_precedence():
     """Exhaustive over two parts of up to two checks each: ERROR, then NOT RUN, then the parts."""
-    outcomes = [H, F, I, C, S, N]
+    outcomes = [H, F, U, C, S, N]
     for a in itertools.product(outcomes, repeat=2):
         for b in itertools.product(outcomes, repeat=1):
             results = checks(*a, reading="p1") + checks(*b, reading="p2")
@@ -106,7 +106,7 @@ def test_every_combination_follows_the_precedence():
             elif N in every or not ran_a or S in b:
                 assert verdict is Verdict.NOT_RUN
             else:
-                part = ["fails" if F in x else "inc" if I in x else "holds" for x in (a, b)]
+                part = ["fails" if F in x else "inc" if U in x else "holds" for x in (a, b)]
                 if part == ["holds", "holds"]:
                     assert verdict is Verdict.SUPPORTED
                 elif "fails" in part and "holds" not in part:
@@ -161,7 +161,7 @@ def test_math_scope_counts_no_implementation():
 
 
 def test_a_straddling_interval_is_inconclusive_never_refuted():
-    result = decide(claim(), checks(I))
+    result = decide(claim(), checks(U))
     assert result.verdict is Verdict.INCONCLUSIVE
     assert result.verdict is not Verdict.REFUTED
 

@@ -1,8 +1,9 @@
 """Issue 13, item 2: a hard time bound for a check's call, inside and outside `@given`.
 
 Each case runs a throwaway project in a fresh interpreter whose conftest replaces the plugin's
-claimcheck.hard_timeout.HardTimeoutPlugin by one with a 1 s timeout and short stages (raise at +0.3 s, stop at +3 s, kill at +6 s) so
-the suite stays fast; the default stages end any call within T + 25 s."""
+claimcheck.hard_timeout.HardTimeoutPlugin by one with a 1 s timeout and short stages (raise at
++0.3 s, stop at +3 s, kill at +6 s) so the suite stays fast; the default stages end any call
+within T + 25 s."""
 
 from __future__ import annotations
 
