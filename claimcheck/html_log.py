@@ -38,8 +38,11 @@ class HtmlLogColumns:
 
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
         escape_test_id(report, cells)
+        # The result a check's report carries names its claim (also on pytest-xdist's
+        # controller, which learns the links only when the workers are done).
+        data = getattr(report, "claimcheck", None) or {}
         link = self.state.links.get(report.nodeid)
-        claim_id = link.claim_id if link else ""
+        claim_id = data.get("claim_id") or (link.claim_id if link else "")
         cells.insert(1, f'<td class="col-claim">{html.escape(claim_id)}</td>')
         verdict = PLACEHOLDER.format(claim_id) if claim_id else ""
         cells.insert(2, f'<td class="col-verdict">{verdict}</td>')
@@ -53,4 +56,6 @@ class HtmlLogColumns:
         for result in self.state.verdicts:
             text = text.replace(PLACEHOLDER.format(result.claim.id), result.verdict.value)
         text = re.sub(PLACEHOLDER.format("[a-z0-9-]*"), "not decided", text)
-        Path(path).write_text(text, encoding="utf-8")
+        from claimcheck.report.write import atomic_write
+
+        atomic_write(Path(path), text)
