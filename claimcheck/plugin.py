@@ -9,7 +9,9 @@ the run object (claimcheck/session.py) that owns everything else, and write repo
 from __future__ import annotations
 
 import signal
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,6 +76,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(run, "claimcheck-run")
     _end_on_sigterm()
     reports = run.reports_dir
+    if reports is not None and not hasattr(config, "workerinput"):
+        _check_writable(reports)
     _bound_every_check(config, run, reports)
     if not hasattr(config, "workerinput"):
         run.previous = _previous_report(config)
@@ -89,6 +93,22 @@ def pytest_configure(config: pytest.Config) -> None:
         from claimcheck import html_log
 
         config.pluginmanager.register(html_log.HtmlLogColumns(run), "claimcheck-html-log")
+
+
+def _check_writable(reports: Path) -> None:
+    """A reports folder that cannot be written stops the run before any check (exit 4, one
+    line), instead of a traceback after a long run."""
+    from claimcheck.errors import shorten
+
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=reports, prefix=".write-probe-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise pytest.UsageError(
+            f"--reports-dir {shorten(str(reports), 200)}: cannot write reports there ({reason})"
+        ) from None
 
 
 def _previous_report(config: pytest.Config) -> dict[str, Any] | None:

@@ -321,7 +321,13 @@ class ClaimRun:
         if reports is not None:
             from claimcheck.report.write import write_reports
 
-            self.report_paths = write_reports(self, reports)
+            try:
+                self.report_paths = write_reports(self, reports)
+            except OSError as exc:  # a full disk, a folder removed meanwhile: the old files stay
+                self.problems.append(
+                    f"the reports could not be written to {reports} ({exc.strerror or exc}); "
+                    "the previous files there are unchanged"
+                )
         self.phase_s["report"] = time.perf_counter() - started
         if self.stop_errors:
             return
