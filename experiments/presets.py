@@ -69,7 +69,7 @@ class Preset:
     recall: TaskScale
     finetune_steps: int = 100
     finetune_lr_factor: float = 0.5
-    instability_seeds: int = 3  # seeds at every learning rate of the instability arms
+    instability_seeds: int = 2  # seeds at every learning rate of the instability arms
     yields_verdicts: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
 
