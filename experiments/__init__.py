@@ -4,5 +4,6 @@ grid (own learning-rate sweep per arm, several seeds) and the statistics the che
 
 Modules: `data` (corpus, associative recall), `model` (attention variants, transformer),
 `train` (one run), `presets` (smoke / cpu / gpu), `grid` (the shared, cached experiment grid),
-`stats` (intervals, steps to a target), `plots` (training curves).
+`stats` (intervals, steps to a target), `analysis` (the measurements and decisions the checks
+read), `reporting` (what a check records), `plots` (training curves).
 """

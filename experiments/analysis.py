@@ -100,3 +100,62 @@ def sweep_spread(arm: ArmResult) -> float:
         return max(accuracy) - min(accuracy)
     finals = [r.final_val_loss for r in arm.sweep.values()]
     return max(finals) - min(finals)
+
+
+def sweep_penalties(arm: ArmResult) -> dict[float, float]:
+    """Per learning rate of the sweep (seed 0): how much worse than the sweep's best it ends, in
+    the task's own unit (language modelling: final validation loss − best, nats; recall: best
+    final accuracy − this one). A diverged run costs the worst finite penalty of the task
+    scale it would have: infinity for loss, the full best accuracy for recall."""
+    if arm.arm.task == "recall":
+        accuracy = {lr: r.final_accuracy for lr, r in arm.sweep.items()}
+        return {lr: max(accuracy.values()) - a for lr, a in accuracy.items()}
+    finals = {lr: r.final_val_loss for lr, r in arm.sweep.items()}
+    return {lr: f - min(finals.values()) for lr, f in finals.items()}
+
+
+def seed_noise(arm: ArmResult, task: str) -> float:
+    """The run-to-run standard deviation of an arm's final metric at its best learning rate
+    (over its seeds): the noise in one run's final value."""
+    values = accuracies(arm) if task == "recall" else final_losses(arm)
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.std(finite, ddof=1)) if len(finite) > 1 else math.inf
+
+
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def proportion_difference(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float, float]:
+    """k1/n1 − k2/n2 and its 95% interval (Newcombe's hybrid score interval, method 10: good
+    coverage also at 0/n and n/n, where the Wald interval collapses)."""
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson(k1, n1)
+    l2, u2 = wilson(k2, n2)
+    d = p1 - p2
+    low = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return d, low, high
+
+
+def seeds_to_decide(values: Sequence[float], region: tuple[float | None, float | None]) -> str:
+    """A rough sample size that would decide a straddling t-interval: the n at which the
+    half-width (normal approximation, the observed spread) shrinks to the distance from the
+    mean to the nearest region boundary."""
+    x = np.asarray([v for v in values if math.isfinite(v)], dtype=np.float64)
+    bounds = [b for b in region if b is not None]
+    if len(x) < 2 or not bounds:
+        return "more seeds would decide it"
+    gap = min(abs(float(x.mean()) - b) for b in bounds)
+    sd = float(x.std(ddof=1))
+    if gap == 0 or sd == 0:
+        return "no number of seeds decides it at this mean"
+    n = math.ceil((Z95 * sd / gap) ** 2) + 2
+    return f"n ≈ {n} seeds would decide it at the observed mean and spread"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
-import math
 import sys
 import warnings
 from dataclasses import dataclass
@@ -150,10 +149,6 @@ class RecallTask:
     @property
     def seq_len(self) -> int:
         return self.n_pairs + self.n_queries
-
-    @property
-    def chance_loss(self) -> float:
-        return math.log(self.n_values)
 
     def batch(self, batch: int, generator: torch.Generator):
         keys = torch.argsort(torch.rand(batch, self.n_keys, generator=generator), dim=1)

@@ -5,9 +5,12 @@
   2-core machine).
 * ``gpu``: larger, for one H100-class GPU (≤ ~10 minutes); CLAIMCHECK_TRAINING_PRESET=gpu.
 
-Every arm gets its own learning-rate sweep (first seed), then the remaining seeds run at the
-arm's best learning rate. An arm with ``lr_from`` (the learned-temperature model) reuses
-another arm's best learning rate and runs every seed.
+Every arm gets its own learning-rate sweep (first seed; every seed up to ``sweep_seeds``), then
+the remaining seeds run at the arm's best learning rate. An arm with ``finetune_from`` (the
+learned-temperature model) trains nothing from scratch: seed s fine-tunes seed s of that arm's
+trained models, with a learnable temperature added to every head, for ``finetune_steps`` steps
+at ``finetune_lr_factor`` × that arm's best learning rate. An arm with ``clip=False`` trains
+without gradient clipping (the instability arms: clipping would hide an explosion).
 """
 
 from __future__ import annotations
@@ -39,12 +42,18 @@ class Arm:
     n_heads: int
     n_layers: int
     learn_temperature: bool = False
-    lr_from: str | None = None  # name of the arm whose best learning rate this one uses
+    finetune_from: str | None = None  # name of the arm whose trained models this one fine-tunes
+    clip: bool = True  # gradient-norm clipping at 1.0 (the usual recipe)
+    sweep_seeds: int = 1  # seeds run at every learning rate of the sweep
+    n_seeds: int | None = None  # seeds at the best learning rate (None: the preset's)
 
     @property
     def name(self) -> str:
         temperature = "-temperature" if self.learn_temperature else ""
-        return f"{self.task}-{self.variant}{temperature}-dk{self.d_k}-L{self.n_layers}"
+        finetuned = "-finetuned" if self.finetune_from else ""
+        clip = "" if self.clip else "-noclip"
+        variant = f"{self.variant}{temperature}{finetuned}{clip}"
+        return f"{self.task}-{variant}-dk{self.d_k}-L{self.n_layers}"
 
 
 @dataclass(frozen=True)
@@ -56,9 +65,11 @@ class Preset:
     d_model: int
     head_sizes: tuple[int, int]  # the smaller and the larger d_k of the scaling claims
     n_layers: int
-    temperature_layers: int
     lm: TaskScale
     recall: TaskScale
+    finetune_steps: int = 100
+    finetune_lr_factor: float = 0.5
+    instability_seeds: int = 2  # seeds at every learning rate of the instability arms
     yields_verdicts: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -74,17 +85,14 @@ class Preset:
         """The whole grid, shared by every claim."""
         small, large = self.head_sizes
         arms = [self.arm("lm", v, d) for d in (small, large) for v in ("softmax", "unscaled")]
-        arms += [self.arm("lm", v) for v in ("relu", "linear", "sum", "raw")]
+        arms += [self.arm("lm", v) for v in ("relu", "linear", "sum")]
         arms += [self.arm("recall", v) for v in ("softmax", "relu", "linear")]
-        arms.append(
-            self.arm(
-                "lm",
-                "softmax",
-                n_layers=self.temperature_layers,
-                learn_temperature=True,
-                lr_from=self.arm("lm", "softmax").name,
-            )
-        )
+        k = self.instability_seeds  # no clipping, every seed at every learning rate
+        arms += [
+            self.arm("lm", v, clip=False, sweep_seeds=k, n_seeds=k) for v in ("softmax", "raw")
+        ]
+        base = self.arm("lm", "softmax").name
+        arms.append(self.arm("lm", "softmax", learn_temperature=True, finetune_from=base))
         return arms
 
 
@@ -96,8 +104,9 @@ SMOKE = Preset(
     d_model=32,
     head_sizes=(8, 32),
     n_layers=1,
-    temperature_layers=2,
     lm=TaskScale(seq_len=32, batch=8, steps=12, lrs=(3e-3, 1e-2), eval_points=3, val_sequences=8),
+    finetune_steps=6,
+    instability_seeds=2,
     recall=TaskScale(
         seq_len=12,
         batch=8,
@@ -119,7 +128,6 @@ CPU = Preset(
     d_model=64,
     head_sizes=(16, 64),
     n_layers=2,
-    temperature_layers=4,
     lm=TaskScale(
         seq_len=64, batch=16, steps=250, lrs=(1e-3, 2.5e-3, 6e-3, 1.5e-2), eval_points=10,
         val_sequences=64,
@@ -138,7 +146,6 @@ GPU = Preset(
     d_model=256,
     head_sizes=(32, 128),
     n_layers=4,
-    temperature_layers=6,
     lm=TaskScale(
         seq_len=128, batch=64, steps=1500, lrs=(5e-4, 1.5e-3, 4e-3, 1e-2), eval_points=20,
         val_sequences=256,

@@ -1,16 +1,21 @@
 """One training run: fixed seeds, AdamW with warmup and cosine decay, gradient clipping at 1.0
-(the usual recipe, the same for every arm), validation loss at regular steps, and attention
+(the usual recipe; ``clip=None`` turns it off, for the arms that test whether training
+explodes), validation loss at regular steps, and attention
 statistics (per-head entropy and largest weight) on a fixed batch over training.
 
 A run whose training loss becomes non-finite stops there and records the step: divergence is a
 result, not a crash.
+
+A run with a ``base`` configuration fine-tunes: it starts from the final weights of the base run
+(passed in as ``initial_state``), adds what the base lacks (a learned temperature per head,
+starting at T = 1) and trains every parameter on fresh batches.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -41,6 +46,8 @@ class RunConfig:
     recall_pairs: int = 16  # recall task: keys (all used in every context) and queries
     recall_queries: int = 8
     device: str = "cpu"
+    clip: float | None = 1.0  # gradient-norm clipping; None: none
+    base: RunConfig | None = None  # fine-tuning: the run whose final weights this one starts from
 
     def key(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,13 +68,17 @@ class RunResult:
     tokens_seen: int = 0
     wall_s: float = 0.0
     cpu_s: float = 0.0  # process CPU time: what the run costs on an idle core
+    state: dict[str, torch.Tensor] | None = field(default=None, repr=False)  # final weights
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunResult:
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Everything but the weights (the cache stores those separately, where needed)."""
+        values = asdict(replace(self, state=None))
+        del values["state"]
+        return values
 
     @property
     def final_val_loss(self) -> float:
@@ -158,8 +169,9 @@ def attention_statistics(model: TinyTransformer, tokens: torch.Tensor):
     return entropy, peak
 
 
-def run(cfg: RunConfig) -> RunResult:
-    """Train one model from scratch and record its curves."""
+def run(cfg: RunConfig, initial_state: dict[str, torch.Tensor] | None = None) -> RunResult:
+    """Train one model (from scratch, or from `initial_state` when `cfg.base` is set) and
+    record its curves; the result carries the final weights."""
     started, cpu_started = time.perf_counter(), time.process_time()
     device = cfg.device
     task = Task(cfg)
@@ -173,9 +185,17 @@ def run(cfg: RunConfig) -> RunResult:
         variant=cfg.variant,
         learn_temperature=cfg.learn_temperature,
     )
-    model = TinyTransformer(model_cfg).to(device)
+    model = TinyTransformer(model_cfg)
+    if cfg.base is not None:
+        if initial_state is None:
+            raise ValueError("a fine-tuning run needs the base run's final weights")
+        missing, unexpected = model.load_state_dict(initial_state, strict=False)
+        if unexpected or any("log_temperature" not in name for name in missing):
+            raise ValueError(f"base weights do not fit: {missing=}, {unexpected=}")
+    model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0)
-    generator = torch.Generator().manual_seed(cfg.seed)
+    # a fine-tuning run draws fresh batches, not the base run's again
+    generator = torch.Generator().manual_seed(cfg.seed + (0 if cfg.base is None else 1_000_003))
     stats_tokens = task.val[0][0][:STATS_SEQUENCES].to(device)
     result = RunResult(config=cfg.key(), n_parameters=model.n_parameters())
     eval_at = set(_eval_steps(cfg.steps, cfg.eval_points))
@@ -202,7 +222,8 @@ def run(cfg: RunConfig) -> RunResult:
         pending.append(loss.detach())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if cfg.clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
         optimizer.step()
         if step in eval_at:
             diverged = _flush_losses(pending, result)
@@ -211,6 +232,7 @@ def run(cfg: RunConfig) -> RunResult:
                 break
             record(step)
     result.temperatures = model.temperatures()
+    result.state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     result.wall_s = time.perf_counter() - started
     result.cpu_s = time.process_time() - cpu_started
     return result

@@ -1,5 +1,6 @@
-"""What the training checks share: the grid fixture (computed once per pytest process, cached on
-disk under the reports directory) and the evidence every verdict carries about its scale."""
+"""What every training check records beside its decision: the scale of the experiment behind
+the verdict, intervals with their per-seed values, and training curves. (The grid fixture itself
+lives in tests/checks/conftest.py.)"""
 
 from __future__ import annotations
 
@@ -7,12 +8,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
-
 from experiments import presets
 from experiments.analysis import all_runs
 from experiments.data import load_corpus
-from experiments.grid import ArmResult, GridResult, code_version, results
+from experiments.grid import ArmResult, GridResult, code_version
 from experiments.plots import training_figure
 from experiments.stats import Interval
 
@@ -22,29 +21,13 @@ TIMEOUT_S = 1800  # the first training check trains the whole grid (minutes on a
 PRESET = presets.selected()
 
 
-def cache_dir(config: pytest.Config) -> Path | None:
+def cache_dir(reports_dir: str | Path | None, root: Path) -> Path | None:
     """<reports dir>/training-cache (also under --no-reports: the cache is not a report, and
     it spares a second session minutes of training), unless CLAIMCHECK_TRAINING_CACHE=0."""
-    if os.environ.get(CACHE_ENV) == "0":
+    if os.environ.get(CACHE_ENV) == "0" or not reports_dir:
         return None
-    reports = config.getoption("--reports-dir") or config.getini("claimcheck_reports_dir")
-    if not reports:
-        return None
-    path = Path(reports)
-    return (path if path.is_absolute() else config.rootpath / path) / "training-cache"
-
-
-@pytest.fixture(scope="session")
-def training_grid(request: pytest.FixtureRequest) -> GridResult:
-    """The shared experiment grid of the selected preset (CLAIMCHECK_TRAINING_PRESET)."""
-    if not PRESET.yields_verdicts:
-        pytest.skip(f"the {PRESET.name} preset only exercises the pipeline; it gives no verdict")
-    if PRESET.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            pytest.skip(f"the {PRESET.name} preset needs a CUDA device; none is available")
-    return results(PRESET, cache_dir(request.config))
+    path = Path(reports_dir)
+    return (path if path.is_absolute() else root / path) / "training-cache"
 
 
 def record_scale(evidence, grid: GridResult, arms: Sequence[ArmResult]) -> None:
@@ -78,7 +61,10 @@ def record_scale(evidence, grid: GridResult, arms: Sequence[ArmResult]) -> None:
                     "batch": run.config["batch"],
                     "seq_len": run.config["seq_len"],
                     "tokens_seen_per_run": run.tokens_seen,
-                    "learning_rate_sweep": sorted(arm.sweep) or f"from {arm.arm.lr_from}",
+                    "learning_rate_sweep": sorted(arm.sweep)
+                    or f"none: fine-tunes {arm.arm.finetune_from} at "
+                    f"{grid.preset.finetune_lr_factor} × its best learning rate",
+                    "gradient_clipping": 1.0 if arm.arm.clip else "none",
                     "best_learning_rate": arm.best_lr,
                     "wall_s_all_runs": round(sum(r.wall_s for r in all_runs(arm)), 1),
                     "cpu_s_all_runs": round(sum(r.cpu_s for r in all_runs(arm)), 1),
@@ -108,3 +94,42 @@ def curves(evidence, arms: Sequence[ArmResult], title: str, metric: str = "val_l
         f"{title}: {what} over training (mean over seeds, band = best to worst seed), mean "
         "attention entropy, and each arm's learning-rate sweep.",
     )
+
+
+def decide(
+    evidence,
+    claim,
+    quantity: str,
+    interval: Interval,
+    region: tuple[float | None, float | None],
+    per_seed: Sequence[float],
+    *,
+    log_scale: bool = False,
+) -> str:
+    """Decide a claim's region against a 95% t-interval over seeds, by the rule its claim states
+    in `parameters` before the run: holds inside, fails outside, inconclusive across a boundary
+    (never evidence against; the evidence says how many seeds would decide it)."""
+    import math
+
+    from experiments.analysis import seeds_to_decide
+    from experiments.stats import CONFIDENCE
+
+    if claim.parameter("confidence") != CONFIDENCE:
+        raise ValueError(f"the claim states confidence {claim.parameter('confidence')}, the "
+                         f"intervals are {CONFIDENCE}")  # fmt: skip
+    record_interval(evidence, quantity, interval, per_seed)
+    if log_scale:  # ratios: intervals are t-intervals of the log ratios
+        values = [math.log(v) if v > 0 else -math.inf for v in per_seed]
+        bounds = tuple(None if b is None else math.log(b) for b in region)
+    else:
+        values, bounds = list(per_seed), region
+    return evidence.interval_decision(
+        quantity,
+        (interval.low, interval.high),
+        region,
+        claim.parameter("rule"),
+        needed=seeds_to_decide(values, bounds),
+    )
+
+
+TIE = 1e-9  # moves a strict boundary ("above 0") off the tie: an interval [0, 0] does not hold
