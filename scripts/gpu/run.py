@@ -66,7 +66,9 @@ def _workers() -> list[str]:
     compiled kernel is compiled once per file), else a serial run."""
     import importlib.util
 
-    return ["-n", "4", "--dist", "loadfile"] if importlib.util.find_spec("xdist") else []
+    # pytest-benchmark (present on some boxes) warns under xdist, an error with -W error.
+    parallel = ["-p", "no:benchmark", "-n", "4", "--dist", "loadfile"]
+    return parallel if importlib.util.find_spec("xdist") else []
 
 
 def stages(out: Path, rehearsal: bool) -> list[Stage]:
