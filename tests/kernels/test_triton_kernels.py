@@ -249,7 +249,9 @@ def test_attention_kernel_with_masked_rows(dtype, causal):
 
 # -- registration -------------------------------------------------------------------------------
 def test_registered_on_the_device_of_this_mode():
-    from impl import registry
+    from impl.registry import Registry
+
+    registry = Registry.builtin()
 
     ours = {i.id: i for i in tk.triton_implementations()}
     assert set(ours) == {"triton-softmax-fused", "triton-softmax-online", "triton-attention-flash"}

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from claimcheck.context import ClaimContext
 from claimcheck.evidence import Evidence
 from claimcheck.tolerance import numeric_tolerance
+from impl.model import to_numpy
 
 
 def compare_printed(
@@ -55,7 +56,7 @@ def numeric_bound(dtype: str, exact: Any) -> float:
     """The dtype's numerical tolerance (claimcheck.tolerance) for outputs of this size:
     atol + rtol·max|exact|, the bound compare_to_exact applies."""
     tol = numeric_tolerance(dtype)
-    return float(tol.atol + tol.rtol * np.max(np.abs(np.asarray(exact, dtype=np.float64))))
+    return float(tol.atol + tol.rtol * np.max(np.abs(to_numpy(exact))))
 
 
 def score_vectors(min_size: int = 2, max_size: int = 16, bound: float = 20.0) -> Any:
