@@ -53,6 +53,9 @@ class Call:
     exception: str = ""  # "ValueError: ..." or "sys.exit(3)"; empty when it returned
     warnings: list[str] = field(default_factory=list)
     printed: str = ""
+    # the registry's adapters raise impl.unsupported.NotSupported for an input their kernel
+    # does not take (flash attention with d_v ≠ d_qk): not supported, not a failure
+    not_supported: str = ""
 
     @property
     def raised(self) -> bool:
@@ -78,6 +81,8 @@ def capture(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Call:
             raise
         except BaseException as exc:
             call.exception = f"{type(exc).__name__}: {_first_line(exc)}"
+            if type(exc).__name__ == "NotSupported" and type(exc).__module__ == "impl.unsupported":
+                call.not_supported = _first_line(getattr(exc, "msg", exc))
     seen: list[str] = []
     for w in caught:
         text = f"{w.category.__name__}: {_first_line(w.message)}"
@@ -108,6 +113,7 @@ class Subject:
     declared: dict[str, Any] = field(default_factory=dict)
     fully_masked: str | None = None
     impl_id: str | None = None  # for built-ins: their registry id (known deviations)
+    available: Callable[[str, str], str | None] | None = None  # the registry's own probe
     _keyword: str | None = None
 
     def softmax(self, x: Any, axis: int) -> Call:
@@ -214,6 +220,7 @@ def _registry_subject(implementation: Implementation, kind: str) -> Subject:
         "registry",
         supports=frozenset({"attn_mask", "is_causal"}),
         impl_id=implementation.id,
+        available=implementation.available,
     )
 
 

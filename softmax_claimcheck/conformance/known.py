@@ -17,7 +17,13 @@ KNOWN: dict[tuple[str, str], KnownDeviation] = {
     **{
         (impl, prop): (None, _NAIVE)
         for impl in ("numpy-naive", "torch-naive")
-        for prop in ("large-scores", "very-negative-scores", "shift-invariance")
+        for prop in (
+            "large-scores",
+            "very-negative-scores",
+            "shift-invariance",
+            "non-negative",
+            "zero-at-neg-inf",
+        )
     },
     **{
         (impl, prop): (None, _ARTICLE)
@@ -29,8 +35,11 @@ KNOWN: dict[tuple[str, str], KnownDeviation] = {
             "axis-non-last",
             "batch-independence",
             "zero-at-neg-inf",
+            "large-scores",
+            "very-negative-scores",
         )
     },
+    ("torch-article", "gradient"): (None, _ARTICLE),
 }
 
 

@@ -78,6 +78,11 @@ def decide(subject: Subject, prop: P.Property, device: str, dtype: str) -> Check
     if reason is not None:
         result.outcome, result.message = NOT_SUPPORTED, reason
         return result
+    if subject.available is not None:
+        reason = subject.available(device, dtype)
+        if reason is not None:
+            result.outcome, result.message = NOT_SUPPORTED, reason
+            return result
     ctx = P.Ctx(subject, device, dtype)
     try:
         with np.errstate(all="ignore"):
