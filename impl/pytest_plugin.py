@@ -99,7 +99,10 @@ def registry_of(config: pytest.Config) -> Registry:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """`@pytest.mark.cases("selection", dtypes=..., ...)` parametrizes the check's `case`."""
+    """`@pytest.mark.cases("selection", dtypes=..., ...)` parametrizes the check's `case`.
+    Only in a run that opted in: another project's own `cases` marker is its own."""
+    if REGISTRY_KEY not in metafunc.config.stash:
+        return
     marker = metafunc.definition.get_closest_marker(CASES_MARKER)
     if marker is None:
         return
