@@ -46,20 +46,21 @@ def check(
     """Judge `fn` by every property of its kind on each declared device and dtype."""
     from softmax_claimcheck.conformance.runner import run
 
+    label: str
     if isinstance(fn, str):
-        target, default_name = load(fn)
-        name = name or fn
+        target, _ = load(fn)
+        label = name or fn
     else:
         target = fn
-        default_name = getattr(fn, "id", None) or getattr(fn, "__name__", type(fn).__name__)
-        name = name or (
+        default_name = str(getattr(fn, "id", None) or getattr(fn, "__name__", type(fn).__name__))
+        label = name or (
             f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', default_name)}"
             if callable(fn) and not hasattr(fn, "role")
             else default_name
         )
     subject = subject_for(
         target,
-        name,
+        label,
         kind=kind,
         dtypes=_split(dtypes),
         devices=_split(devices),

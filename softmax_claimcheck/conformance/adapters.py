@@ -197,7 +197,9 @@ def subject_for(
         subject = _function_subject(target, name, kind, backend)
     else:
         raise UsageError(f"{name}: a {type(target).__name__} is not callable")
-    default = NUMPY_DEFAULT_DTYPES if subject.backend == "numpy" else TORCH_DEFAULT_DTYPES
+    default: tuple[str, ...] = (
+        NUMPY_DEFAULT_DTYPES if subject.backend == "numpy" else TORCH_DEFAULT_DTYPES
+    )
     if subject.impl_id is not None:
         default = tuple(d for d in default if d in target.dtypes)
     subject.dtypes = tuple(dtypes) if dtypes else default

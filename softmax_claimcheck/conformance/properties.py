@@ -320,7 +320,7 @@ def plain_attention(
 
     xp = array_namespace(q)
     s = (q @ xp.matrix_transpose(k)) * (1 / math.sqrt(q.shape[-1]) if scale is None else scale)
-    allowed = allowed_of(q.shape[-2], k.shape[-2], mask, causal)
+    allowed: Any = allowed_of(q.shape[-2], k.shape[-2], mask, causal)
     if not allowed.all():
         if not isinstance(q, np.ndarray):
             import torch

@@ -17,6 +17,7 @@ per property × device × dtype. Each check is decided on its own (DESIGN.md, "C
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -47,11 +48,11 @@ class CheckResult:
     measured: float | None = None
     bound: float | None = None
 
-    @property
+    @builtins.property  # the field `property` shadows the builtin here
     def failed(self) -> bool:
         return self.outcome in FAILING
 
-    @property
+    @builtins.property  # the field `property` shadows the builtin here
     def case(self) -> str:
         return f"{self.device}/{self.dtype}"
 
