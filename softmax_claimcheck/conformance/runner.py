@@ -132,3 +132,21 @@ def environment(subject: Subject) -> dict[str, str]:
 
         env["torch"] = torch.__version__
     return env
+
+
+def decide_case(case: object, property_id: str) -> CheckResult:
+    """One property on one registry case (`impl.model.ImplCase`): for the article's checks,
+    which can call the same properties on the implementations a claim is about."""
+    from softmax_claimcheck.conformance.adapters import subject_for
+
+    implementation = case.impl  # type: ignore[attr-defined]
+    subject = subject_for(
+        implementation,
+        implementation.id,
+        dtypes=(case.dtype,),  # type: ignore[attr-defined]
+        devices=(case.device,),  # type: ignore[attr-defined]
+    )
+    matching = [p for p in P.catalogue(subject.kind) if p.id == property_id]
+    if not matching:
+        raise KeyError(f"no property {property_id!r} for a {subject.kind}")
+    return decide(subject, matching[0], case.device, case.dtype)  # type: ignore[attr-defined]

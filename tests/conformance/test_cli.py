@@ -173,3 +173,15 @@ def test_installed_command_from_another_directory(tmp_path: Path, how: str) -> N
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "conformance-report" / "conformance.html").exists()
     assert "CONFORMS" in done.stdout
+
+
+def test_a_property_on_one_registry_case() -> None:
+    """What an article check calls to reuse a property on an ImplCase."""
+    from impl.model import ImplCase
+    from softmax_claimcheck.conformance.runner import decide_case
+
+    registry = Registry.builtin()
+    case = ImplCase(registry.get("torch-softmax"), "cpu", "float32")
+    assert decide_case(case, "sums-to-one").outcome == "pass"
+    naive = ImplCase(registry.get("numpy-naive"), "cpu", "float64")
+    assert decide_case(naive, "large-scores").outcome == EXPECTED_FAIL
