@@ -339,20 +339,20 @@ def _to64(value: Any) -> Any:
 PROBE = np.array([[0.0, 1.0, 2.0], [3.0, 1.0, -1.0]])
 
 
-def _probe_inputs(kind: str, module: Any) -> tuple[Any, ...]:
+def _probe_inputs(kind: str, module: Any, dtype: str = "float64") -> tuple[Any, ...]:
     if kind == "attention":
         rng = np.random.default_rng(0)
         arrays = [rng.standard_normal(s) for s in ((1, 2, 4), (1, 3, 4), (1, 3, 4))]
     else:
         arrays = [PROBE]
     if module is np:
-        return tuple(arrays)
-    return tuple(module.tensor(a, dtype=module.float64) for a in arrays)
+        return tuple(a.astype(dtype) for a in arrays)
+    return tuple(module.tensor(a, dtype=getattr(module, dtype)) for a in arrays)
 
 
 def _probe_backend(subject: Subject) -> str:
-    """Call the function once on float64 numpy input, else on torch tensors: the first that
-    returns an array of its own kind names the backend."""
+    """Call the function once on numpy input, else on torch tensors (float64, else float32):
+    the first that returns an array of its own kind names the backend."""
     failures = []
     for backend in ("numpy", "torch"):
         if backend == "torch":
@@ -364,21 +364,24 @@ def _probe_backend(subject: Subject) -> str:
             module: Any = torch
         else:
             module = np
-        args = _probe_inputs(subject.kind, module)
-        with np.errstate(all="ignore"):
-            if subject.kind == "attention":
-                call = subject.attention(*args)
-            else:
-                call = subject.softmax(args[0], -1)
         label = "numpy arrays" if backend == "numpy" else "torch tensors"
-        if call.raised:
-            failures.append(f"on {label} it {_verb(call.exception)}")
-            continue
-        out = call.output
-        is_tensor = type(out).__module__.startswith("torch")
-        if (backend == "torch") == is_tensor and hasattr(out, "shape"):
-            return backend
-        failures.append(f"on {label} it returned {type(out).__name__}")
+        # float64 first; a kernel without float64 (many GPU kernels) is probed in float32
+        for dtype in ("float64", "float32"):
+            args = _probe_inputs(subject.kind, module, dtype)
+            with np.errstate(all="ignore"):
+                if subject.kind == "attention":
+                    call = subject.attention(*args)
+                else:
+                    call = subject.softmax(args[0], -1)
+            if call.raised:
+                failures.append(f"on {dtype} {label} it {_verb(call.exception)}")
+                continue
+            out = call.output
+            is_tensor = type(out).__module__.startswith("torch")
+            if (backend == "torch") == is_tensor and hasattr(out, "shape"):
+                return backend
+            failures.append(f"on {dtype} {label} it returned {type(out).__name__}")
+            break
     raise UsageError(
         f"{subject.name}: cannot call it as a {subject.kind} ({'; '.join(failures)}); "
         "give --kind and --backend to judge it anyway"

@@ -74,3 +74,12 @@ def flash_adapter(
 
 def always_raises(x: Any, axis: int = -1) -> Any:
     raise ValueError("always")
+
+
+def float32_only_softmax(x: Any, dim: int = -1) -> Any:
+    """torch.softmax that takes float32 only, as many GPU kernels do."""
+    import torch
+
+    if x.dtype != torch.float32:
+        raise TypeError(f"float32_only_softmax: {x.dtype} is not supported")
+    return torch.softmax(x, dim=dim)

@@ -30,8 +30,18 @@ CONTROLS = "tests.conformance.controls"
         [f"{CONTROLS}:warns_softmax"],
         [f"{CONTROLS}:no_float16_softmax", "--dtypes", "float64,float32,bfloat16"],
         [f"{CONTROLS}:flash_adapter"],
+        [f"{CONTROLS}:float32_only_softmax", "--dtypes", "float32"],
     ],
-    ids=["scipy", "torch-softmax", "torch-log-softmax", "sdpa", "warns", "no-float16", "flash"],
+    ids=[
+        "scipy",
+        "torch-softmax",
+        "torch-log-softmax",
+        "sdpa",
+        "warns",
+        "no-float16",
+        "flash",
+        "float32-only",
+    ],
 )
 def test_correct_controls_conform(conform, args) -> None:
     code, out = conform(*args)
