@@ -47,7 +47,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="MODULE:FUNCTION",
-        help="also check this softmax f(x, axis) or f(x, dim), or Implementation (repeatable)",
+        help="also check this softmax f(x, axis) or f(x, dim), attention with the calling "
+        "convention of torch's scaled_dot_product_attention, or Implementation (repeatable)",
+    )
+    group = parser.getgroup("claimcheck")
+    group.addoption(
+        "--impl-dtypes",
+        metavar="DTYPES",
+        help="comma-separated dtypes the --impl implementations support (default: all of the "
+        "backend's)",
+    )
+    group.addoption(
+        "--impl-devices", metavar="DEVICES", help="comma-separated devices they support"
+    )
+    group.addoption(
+        "--impl-fully-masked",
+        choices=("nan", "zeros", "uniform"),
+        help="what they promise for a fully masked row (recorded as a tag)",
     )
 
 
@@ -66,7 +82,8 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{CASES_MARKER}(selection=None, *, ids=None, dtypes=..., devices=..., backend=None): "
         "run this check on every implementation case of a selection (impl/selections.py)",
     )
-    found = [from_option(spec) for spec in config.getoption("impl") or []]
+    declared = _declared(config)
+    found = [from_option(spec, **declared) for spec in config.getoption("impl") or []]
     found += [from_entry_point(ep) for ep in entry_points(group=ENTRY_POINT_GROUP)]
     from impl.registry import Registry, known_scope
 
@@ -88,6 +105,22 @@ def pytest_configure(config: pytest.Config) -> None:
         run.known_scope = known_scope
 
 
+def _declared(config: pytest.Config) -> dict[str, Any]:
+    def split(name: str) -> tuple[str, ...] | None:
+        value = config.getoption(name, None)
+        return tuple(v.strip() for v in value.split(",") if v.strip()) if value else None
+
+    dtypes = split("impl_dtypes")
+    unknown = sorted(set(dtypes or ()) - set(ALL_DTYPES))
+    if unknown:
+        raise pytest.UsageError(f"--impl-dtypes: unknown dtype(s) {', '.join(unknown)}")
+    return {
+        "dtypes": dtypes,
+        "devices": split("impl_devices"),
+        "fully_masked": config.getoption("impl_fully_masked", None),
+    }
+
+
 def registry_of(config: pytest.Config) -> Registry:
     try:
         return config.stash[REGISTRY_KEY]
@@ -99,7 +132,10 @@ def registry_of(config: pytest.Config) -> Registry:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """`@pytest.mark.cases("selection", dtypes=..., ...)` parametrizes the check's `case`."""
+    """`@pytest.mark.cases("selection", dtypes=..., ...)` parametrizes the check's `case`.
+    Only in a run that opted in: another project's own `cases` marker is its own."""
+    if REGISTRY_KEY not in metafunc.config.stash:
+        return
     marker = metafunc.definition.get_closest_marker(CASES_MARKER)
     if marker is None:
         return
@@ -122,7 +158,7 @@ def implementations(request: pytest.FixtureRequest) -> Registry:
 
 
 # -- resolving ----------------------------------------------------------------------------------
-def from_option(spec: str) -> Implementation:
+def from_option(spec: str, **declared: Any) -> Implementation:
     """`package.module:function` (or `:ImplementationObject`) -> a registrable Implementation."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
@@ -144,7 +180,7 @@ def from_option(spec: str) -> Implementation:
                 f"--impl {spec}: module {module_name!r} has no attribute {attribute!r}"
             )
         target = getattr(target, part)
-    return resolve(target, f"--impl {spec}", default_name=attribute.rsplit(".", 1)[-1])
+    return resolve(target, f"--impl {spec}", default_name=attribute.rsplit(".", 1)[-1], **declared)
 
 
 def from_entry_point(ep: EntryPoint) -> Implementation:
@@ -157,9 +193,18 @@ def from_entry_point(ep: EntryPoint) -> Implementation:
 
 
 def resolve(
-    target: Any, where: str, *, default_name: str, prefer_given_name: bool = False
+    target: Any,
+    where: str,
+    *,
+    default_name: str,
+    prefer_given_name: bool = False,
+    dtypes: tuple[str, ...] | None = None,
+    devices: tuple[str, ...] | None = None,
+    fully_masked: str | None = None,
 ) -> Implementation:
-    """An Implementation is taken as it is; a callable is probed as a softmax."""
+    """An Implementation is taken as it is; a callable with the calling convention of torch's
+    scaled_dot_product_attention becomes an attention; any other callable is probed as a
+    softmax. What the user declares (dtypes, devices, fully-masked behaviour) narrows it."""
     if isinstance(target, Implementation):
         if target.role not in ROLES:
             raise pytest.UsageError(
@@ -172,7 +217,115 @@ def resolve(
             "function f(x, axis=-1) or f(x, dim=-1), or an Implementation"
         )
     name = default_name if prefer_given_name else getattr(target, "__name__", default_name)
-    return user_softmax(target, name, where)
+    if _looks_like_attention(target, name):
+        implementation = user_attention(target, name, where)
+    else:
+        implementation = user_softmax(target, name, where)
+    return _narrowed(implementation, dtypes, devices, fully_masked)
+
+
+def _narrowed(
+    implementation: Implementation,
+    dtypes: tuple[str, ...] | None,
+    devices: tuple[str, ...] | None,
+    fully_masked: str | None,
+) -> Implementation:
+    from dataclasses import replace
+
+    changes: dict[str, Any] = {}
+    if dtypes:
+        changes["dtypes"] = tuple(d for d in implementation.dtypes if d in dtypes)
+    if devices:
+        changes["devices"] = tuple(d for d in implementation.devices if d in devices)
+    if fully_masked:
+        changes["tags"] = implementation.tags | {f"fully-masked-{fully_masked}"}
+    return replace(implementation, **changes) if changes else implementation
+
+
+# -- attention with SDPA's calling convention -----------------------------------------------------
+def _looks_like_attention(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return "attention" in name.lower()
+    names = set(parameters)
+    required = [
+        p
+        for p in parameters.values()
+        if p.default is inspect.Parameter.empty
+        and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    return (
+        {"query", "key", "value"} <= names
+        or {"attn_mask", "is_causal"} & names != set()
+        or len(required) >= 3
+    )
+
+
+def user_attention(fn: Callable[..., Any], name: str, where: str) -> Implementation:
+    """An attention f(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
+    scale=None, enable_gqa=False), adapted to the registry's fn(q, k, v, *, allowed=None,
+    causal=False): keywords only after value, never attn_mask with is_causal=True, boolean mask
+    True = may attend. torch tensors only (SDPA's convention)."""
+
+    def attention(q: Any, k: Any, v: Any, *, allowed: Any = None, causal: bool = False) -> Any:
+        if allowed is None:
+            kwargs: dict[str, Any] = {"is_causal": True} if causal else {}
+        else:
+            import torch
+
+            mask = allowed
+            if causal:
+                n, m = q.shape[-2], k.shape[-2]
+                mask = mask & torch.ones(n, m, dtype=torch.bool, device=q.device).tril()
+            kwargs = {"attn_mask": mask}
+        return _as_the_implementations(fn, q, k, v, **kwargs)
+
+    attention.__name__ = getattr(fn, "__name__", "attention")
+    attention.__doc__ = fn.__doc__
+    attention.__wrapped__ = fn  # type: ignore[attr-defined]
+    import torch
+
+    q = torch.zeros(1, 2, 4, dtype=torch.float64)
+    try:
+        out = _as_the_implementations(fn, q, q, q)
+    except AssertionError as exc:
+        raise pytest.UsageError(f"{where}: probe failed: {exc}") from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, 2, 4):
+        raise pytest.UsageError(
+            f"{where}: probe failed: an attention on q, k, v of shape (1, 2, 4) returned "
+            f"{type(out).__name__} of shape {tuple(getattr(out, 'shape', ()))}"
+        )
+    return Implementation(
+        f"user-{name}",
+        "attention",
+        "torch",
+        attention,
+        ("cpu", "cuda"),
+        ALL_DTYPES,
+        f"user attention {getattr(fn, '__module__', '?')}.{name} (SDPA's calling convention)",
+        frozenset({"masking", "user"}),
+    )
+
+
+def _as_the_implementations(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call the user's code: its warnings are its behaviour (never errors of the run), and an
+    exception or sys.exit is a failure of the implementation (an AssertionError naming it), not
+    a crash of the harness."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return fn(*args, **kwargs)
+        except SystemExit as exc:
+            raise AssertionError(f"the implementation called sys.exit({exc.code!r})") from None
+        except (AssertionError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if type(exc).__name__ == "NotSupported":
+                raise
+            raise AssertionError(f"the implementation raised {type(exc).__name__}: {exc}") from exc
 
 
 # -- probing ------------------------------------------------------------------------------------
@@ -225,11 +378,13 @@ def _adapt(fn: Callable[..., Any], keyword: str | None) -> Callable[..., Any]:
 
     def softmax(x: Any, axis: int = -1) -> Any:
         if keyword is not None:
-            return fn(x, **{keyword: axis})
+            return _as_the_implementations(fn, x, **{keyword: axis})
         try:
-            return fn(x, axis=axis)
-        except TypeError:
-            return fn(x, dim=axis)
+            return _as_the_implementations(fn, x, axis=axis)
+        except AssertionError as exc:
+            if not isinstance(exc.__cause__, TypeError):
+                raise
+            return _as_the_implementations(fn, x, dim=axis)
 
     softmax.__name__ = getattr(fn, "__name__", "softmax")
     softmax.__doc__ = fn.__doc__
@@ -252,8 +407,10 @@ def probe_backend(fn: Callable[..., Any], where: str) -> str:
         try:
             with np.errstate(all="ignore"):
                 out = fn(x, axis=-1)
-        except Exception as exc:
-            failures.append(f"on {kinds[backend]} it raised {type(exc).__name__}: {exc}")
+        except AssertionError as exc:
+            failures.append(
+                f"on {kinds[backend]} it {str(exc).removeprefix('the implementation ')}"
+            )
             continue
         kind_ok = isinstance(out, torch.Tensor) == (backend == "torch")
         shape = tuple(getattr(out, "shape", ()))
