@@ -34,6 +34,9 @@ def claim_entry(claim_id: str, expect: str = "SUPPORTED", **fields: Any) -> dict
         "version": 1,
     }
     entry.update(fields)
+    if entry["kind"] != "not-checkable":  # every checkable claim states its reading and scope
+        entry.setdefault("rationale", f"rationale of {claim_id}")
+        entry.setdefault("scope", "math")
     return entry
 
 

@@ -31,6 +31,10 @@ def claim_yaml(
         f"  - id: {claim_id}\n    quote: {json.dumps(quote)}\n    statement: a statement\n"
         f"    kind: {kind}\n    expect: {expect}\n    version: 1\n"
     )
+    if kind != "not-checkable" and "rationale:" not in extra:
+        body += "    rationale: the careful reading\n"
+    if kind != "not-checkable" and "scope:" not in extra:
+        body += "    scope: math\n"
     return body + textwrap.indent(textwrap.dedent(extra), "    ") if extra else body
 
 

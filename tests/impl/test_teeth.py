@@ -26,6 +26,7 @@ CHECKS = {
     "test_solution.py": "solution.yaml",
     "test_what_is_softmax.py": "what-is-softmax.yaml",
     "test_causal_masking.py": "causal-masking.yaml",
+    "test_teaser4_masking_without_softmax.py": "teaser4-masking-without-softmax.yaml",
 }
 SOFTMAX_CONTROL = ("impl.reference:stable_softmax", "user-stable_softmax")
 ATTENTION_CONTROL = "numpy-attention"
@@ -106,6 +107,3 @@ def test_every_broken_implementation_is_caught(pytester, monkeypatch):
         if not _caught_by(table, impl_id, ATTENTION_CONTROL):
             uncaught.append(f"{impl_id}: {_what_broke(impl_id)}")
     assert not uncaught, "no check catches:\n  " + "\n  ".join(uncaught)
-    assert not any(i.startswith(("user-", "broken-")) for i in registry._REGISTRY), (
-        "the plugin must unregister --impl implementations when its run ends"
-    )
