@@ -32,6 +32,8 @@ CLAIM = """  - id: bad-claim
     kind: math-property
     expect: SUPPORTED
     version: 1
+    rationale: r
+    scope: math
 """
 
 

@@ -280,8 +280,8 @@ CHECKS = f"""
 """
 
 CLAIMS = [
-    claim_entry("printed-number", "REFUTED", kind="numeric-example", quote=ATTACK),
-    claim_entry("property-held", statement=ATTACK),
+    claim_entry("printed-number", "REFUTED", kind="numeric-example", quote=ATTACK, scope="softmax"),
+    claim_entry("property-held", statement=ATTACK, scope="softmax"),
     claim_entry(
         "partly",
         "PARTLY SUPPORTED",

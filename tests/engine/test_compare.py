@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from claimcheck.report.compare import compare
 from claimcheck.report.html import render
 from tests.engine.conftest import claim_entry
@@ -163,7 +165,9 @@ def page_data(comparison: dict) -> dict:
     }
 
 
-BADGES = ["SUPPORTED", "PARTLY SUPPORTED", "REFUTED", "NOT CHECKABLE", "NOT RUN", "ERROR"]
+BADGES = [
+    "SUPPORTED", "PARTLY SUPPORTED", "REFUTED", "INCONCLUSIVE", "NOT CHECKABLE", "NOT RUN", "ERROR"
+]  # fmt: skip
 
 VALUE_CHECK = """
     import pytest
@@ -215,10 +219,11 @@ def test_compare_with_option_end_to_end(claims_project):
         assert text in page, text
 
 
-def test_compare_with_a_missing_file_says_so_in_the_report(claims_project):
+def test_compare_with_a_missing_file_stops_the_run_before_any_check(claims_project):
+    """Read at configure time: one line, exit 4, before a long run (not a note at its end)."""
     (claims_project.root / "kept.value").write_text("0.5")
     claims_project.claims(claim_entry("kept"))
     claims_project.checks(VALUE_CHECK.format(cid="kept", name="kept"))
-    assert claims_project.run("--compare-with", "no/such/verdict.json").ret == 0
-    assert "cannot read" in claims_project.report()["comparison"]["error"]
-    assert "Cannot compare" in claims_project.html()
+    result = claims_project.run("--compare-with", "no/such/verdict.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --compare-with '*verdict.json': cannot open*"])

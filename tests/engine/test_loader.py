@@ -23,6 +23,8 @@ claims:
     kind: math-property
     expect: SUPPORTED
     version: 1
+    rationale: the reading in context
+    scope: math
 """
 
 
@@ -166,7 +168,7 @@ MALFORMED = [
         "claims[0].notes",
         "aliases are not allowed",
     ),
-    ("merge key", GOOD_CLAIM + "  - <<: {id: x}\n", 9, "claims[1]", "merge keys"),
+    ("merge key", GOOD_CLAIM + "  - <<: {id: x}\n", 11, "claims[1]", "merge keys"),
     (
         "empty claims list",
         'section: "What Is Softmax, Really?"\nclaims: []\n',

@@ -20,6 +20,8 @@ CLAIM = """\
     kind: math-property
     expect: SUPPORTED
     version: 1
+    rationale: the reading in context
+    scope: math
 """
 GOOD = HEADER + CLAIM
 MAX_MESSAGE = 1000  # no single error line may be longer (a bounded excerpt, never a whole value)

@@ -31,7 +31,7 @@ def test_600_deep_flow_list_is_one_line_not_a_recursion_error(tmp_path):
 def test_deep_flow_mappings(tmp_path, depth):
     text = HEADER + CLAIM + "    claimed: " + "{a: " * depth + "1" + "}" * depth + "\n"
     line = one_error(claims_dir(tmp_path, {"deep.yaml": text}), "deep.yaml", "nested more than")
-    assert "deep.yaml:9:" in line  # the line where the depth was exceeded
+    assert "deep.yaml:11:" in line  # the line where the depth was exceeded
 
 
 def test_deep_block_mappings(tmp_path):
@@ -359,7 +359,7 @@ def test_non_finite_tolerance_is_refused(tmp_path, value):
 
 def test_nan_relative_tolerance_names_the_line(tmp_path):
     text = GOOD + "    tolerance:\n      relative: .nan\n"
-    one_error(claims_dir(tmp_path, {"t.yaml": text}), "t.yaml:10:", "finite")
+    one_error(claims_dir(tmp_path, {"t.yaml": text}), "t.yaml:12:", "finite")
 
 
 @pytest.mark.parametrize(
