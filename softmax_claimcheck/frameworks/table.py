@@ -29,8 +29,6 @@ import numpy as np
 from softmax_claimcheck.frameworks import adapters as A
 from softmax_claimcheck.frameworks import measure as M
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def subject(kernel: A.Kernel, fn: Any) -> Any:
     from softmax_claimcheck.conformance.adapters import subject_for
@@ -112,7 +110,7 @@ def collect(
 
 def _git(*args: str) -> str:
     try:
-        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10)
         return out.stdout.strip() if out.returncode == 0 else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -376,8 +374,10 @@ def write(data: dict[str, Any], md_path: Path | None, reports: Path | None) -> l
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m softmax_claimcheck.frameworks")
-    parser.add_argument("--md", default=str(ROOT / "docs" / "frameworks.md"))
-    parser.add_argument("--reports", default="reports/frameworks")
+    parser.add_argument("--md", default="docs/frameworks.md", help="the generated table")
+    parser.add_argument(
+        "--reports", default="reports/frameworks", help="frameworks.json, .html, kernel pages"
+    )
     parser.add_argument(
         "--require",
         action="append",
