@@ -121,8 +121,10 @@ def exact_underflow_gap(dtype: str) -> float:
 
 
 def underflow_gap(ctx: P.Ctx, rel: float = 0.005) -> Cell:
-    """Bisection on the gap (as the dtype represents it) for the first exact 0, to within
-    `rel` (the answer is the upper end: weight 0 there, non-zero at the lower end)."""
+    """softmax([0, −gap]) (attention: scores [0, −gap], values [0, 1]): the smallest gap, as
+    the dtype represents it, whose weight is exactly 0, by bisection to within 0.5 % (shown:
+    the upper end, weight 0 there, non-zero at the lower end; the detail in
+    frameworks.json has both)."""
     if ctx.subject.kind == "log-softmax":
         return Cell("n/a: log-softmax gives −gap − log1p(e^−gap), no underflow to 0")
     limit = largest(ctx.dtype) / 4
