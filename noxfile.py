@@ -153,6 +153,19 @@ def triton(session: nox.Session) -> None:
     )
 
 
+@nox.session(python=PYTHON)
+def frameworks(session: nox.Session) -> None:
+    """JAX, SciPy and ONNX Runtime (torch as the reference) under the conformance properties,
+    measured as values: writes docs/frameworks.md and reports/frameworks/ (frameworks.json,
+    frameworks.html, each kernel's conformance page). Installs the `frameworks` extra, CPU
+    builds only: about 121 MB of wheels (jaxlib 85 MB, onnxruntime 28 MB, onnx 9 MB; about
+    490 MB installed) besides torch. About 3.5 minutes on a 2-core machine after the installs.
+    Fails when a framework of the table is not run (posargs go to the generator)."""
+    _install(session, extras="frameworks,test")
+    session.run("python", "-m", "softmax_claimcheck.frameworks", "--require", "all",
+                *session.posargs)  # fmt: skip
+
+
 WHEELHOUSE = ".wheelhouse"
 
 
