@@ -91,7 +91,7 @@ def _imports(dry_run: bool) -> tuple[Any, Any]:
     import torch
 
     try:
-        from impl import triton_kernels
+        from softmax_claimcheck.impl import triton_kernels
     except ImportError as exc:
         sys.exit(f"refusing: our kernels need triton ({exc}); pip install -e '.[triton]'")
     return torch, triton_kernels

@@ -70,7 +70,7 @@ class PhaseProbe:
         self.phases: dict[str, float] = {}
 
     def pytest_unconfigure(self, config: Any) -> None:
-        from claimcheck.plugin import RUN_KEY
+        from softmax_claimcheck.claimcheck.plugin import RUN_KEY
 
         state = config.stash.get(RUN_KEY, None)
         if state is not None:
@@ -109,7 +109,7 @@ def best_of(repeat: int, action: Any) -> float:
 
 
 def measure_report(reports: Path, repeat: int) -> dict[str, Any]:
-    from claimcheck.report.html import render
+    from softmax_claimcheck.claimcheck.report.html import render
 
     sizes = {
         name: (reports / name).stat().st_size for name in REPORT_FILES if (reports / name).exists()

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from claimcheck.model import Claim, Reading
-from claimcheck.tolerance import ClaimTolerance
+from softmax_claimcheck.claimcheck.model import Claim, Reading
+from softmax_claimcheck.claimcheck.tolerance import ClaimTolerance
 
 
 @dataclass(frozen=True)

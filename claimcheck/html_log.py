@@ -56,6 +56,6 @@ class HtmlLogColumns:
         for result in self.state.verdicts:
             text = text.replace(PLACEHOLDER.format(result.claim.id), result.verdict.value)
         text = re.sub(PLACEHOLDER.format("[a-z0-9-]*"), "not decided", text)
-        from claimcheck.report.write import atomic_write
+        from softmax_claimcheck.claimcheck.report.write import atomic_write
 
         atomic_write(Path(path), text)

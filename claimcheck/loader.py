@@ -10,10 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-
-from claimcheck.errors import ClaimErrors, ClaimFileError, Location, excerpt, shorten
-from claimcheck.model import Claim, Kind, Reading, Role, Verdict
-from claimcheck.yaml_source import PositionedDocument, read_yaml
+from softmax_claimcheck.claimcheck.errors import (
+    ClaimErrors,
+    ClaimFileError,
+    Location,
+    excerpt,
+    shorten,
+)
+from softmax_claimcheck.claimcheck.model import Claim, Kind, Reading, Role, Verdict
+from softmax_claimcheck.claimcheck.yaml_source import PositionedDocument, read_yaml
 
 SCHEMA_FILE = "schema.json"
 MAX_SCHEMA_BYTES = 1_000_000

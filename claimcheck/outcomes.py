@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from claimcheck.verdicts import Outcome
+from softmax_claimcheck.claimcheck.verdicts import Outcome
 
 
 def _is_assertion(exc: BaseException) -> bool:

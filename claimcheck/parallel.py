@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
-from claimcheck.linking import Link
-from claimcheck.verdicts import CheckResult, Outcome
+from softmax_claimcheck.claimcheck.linking import Link
+from softmax_claimcheck.claimcheck.verdicts import CheckResult, Outcome
 
 if TYPE_CHECKING:
-    from claimcheck.session import ClaimRun
+    from softmax_claimcheck.claimcheck.session import ClaimRun
 
 LINKS_DIR_KEY = "claimcheck_links_dir"
 
@@ -89,7 +88,7 @@ class Controller:
         if not run.links and not run.stop_errors:
             return
         if not run.claims and run.claims_dir is not None:
-            from claimcheck.loader import load_claims
+            from softmax_claimcheck.claimcheck.loader import load_claims
 
             run.claims = load_claims(run.claims_dir)
         run.selected = [run.claims[c] for c in run.claims if c in selected]

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from claimcheck.context import ClaimContext
-from claimcheck.evidence import Evidence
-from claimcheck.linking import MARKER
-from claimcheck.session import EVIDENCE_KEY, ClaimRun
+from softmax_claimcheck.claimcheck.context import ClaimContext
+from softmax_claimcheck.claimcheck.evidence import Evidence
+from softmax_claimcheck.claimcheck.linking import MARKER
+from softmax_claimcheck.claimcheck.session import EVIDENCE_KEY, ClaimRun
 
 RUN_KEY = pytest.StashKey[ClaimRun]()
 
@@ -90,7 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.htmlpath = str(reports / "tests.html")
         config.option.self_contained_html = True
     if config.pluginmanager.hasplugin("html"):
-        from claimcheck import html_log
+        from softmax_claimcheck.claimcheck import html_log
 
         config.pluginmanager.register(html_log.HtmlLogColumns(run), "claimcheck-html-log")
 
@@ -98,7 +97,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _check_writable(reports: Path) -> None:
     """A reports folder that cannot be written stops the run before any check (exit 4, one
     line), instead of a traceback after a long run."""
-    from claimcheck.errors import shorten
+    from softmax_claimcheck.claimcheck.errors import shorten
 
     try:
         reports.mkdir(parents=True, exist_ok=True)
@@ -117,7 +116,11 @@ def _previous_report(config: pytest.Config) -> dict[str, Any] | None:
     value = config.getoption("--compare-with")
     if not value:
         return None
-    from claimcheck.report.compare import CompareFileError, load_previous, resolve_path
+    from softmax_claimcheck.claimcheck.report.compare import (
+        CompareFileError,
+        load_previous,
+        resolve_path,
+    )
 
     path = resolve_path(value, config.invocation_params.dir)
     try:
@@ -129,7 +132,7 @@ def _previous_report(config: pytest.Config) -> dict[str, Any] | None:
 def _bound_every_check(config: pytest.Config, run: ClaimRun, reports: Any) -> None:
     """A hard time bound on every check's call, inside and outside Hypothesis' @given
     (claimcheck/hard_timeout.py); when a call cannot be stopped, the reports are written first."""
-    from claimcheck import hard_timeout
+    from softmax_claimcheck.claimcheck import hard_timeout
 
     dump = reports / "hard-timeout.txt" if reports is not None else None
     plugin = hard_timeout.HardTimeoutPlugin(on_hard_stop=run.on_hard_stop, dump_path=dump)

@@ -16,15 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from claimcheck import parallel
-from claimcheck.errors import ClaimErrors
-from claimcheck.evidence import Evidence
-from claimcheck.linking import Link, link_errors, link_of, selected_claims
-from claimcheck.loader import load_claims
-from claimcheck.model import Claim, Verdict
-from claimcheck.outcomes import classify, failure_message, falsifying_example
-from claimcheck.verdicts import (
+from softmax_claimcheck.claimcheck import parallel
+from softmax_claimcheck.claimcheck.errors import ClaimErrors
+from softmax_claimcheck.claimcheck.evidence import Evidence
+from softmax_claimcheck.claimcheck.linking import Link, link_errors, link_of, selected_claims
+from softmax_claimcheck.claimcheck.loader import load_claims
+from softmax_claimcheck.claimcheck.model import Claim, Verdict
+from softmax_claimcheck.claimcheck.outcomes import classify, failure_message, falsifying_example
+from softmax_claimcheck.claimcheck.verdicts import (
     CheckResult,
     ClaimResult,
     NotRunCause,
@@ -123,7 +122,7 @@ class ClaimRun:
         self.links = links
         reports = self.reports_dir
         if reports is not None and not parallel.is_worker(config):
-            from claimcheck.report.write import mark_started
+            from softmax_claimcheck.claimcheck.report.write import mark_started
 
             mark_started(reports, config.rootpath, self.profile)
         if self.collection_errors:
@@ -319,7 +318,7 @@ class ClaimRun:
         self.problems = self._problems()
         reports = self.reports_dir
         if reports is not None:
-            from claimcheck.report.write import write_reports
+            from softmax_claimcheck.claimcheck.report.write import write_reports
 
             try:
                 self.report_paths = write_reports(self, reports)

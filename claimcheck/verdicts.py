@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from claimcheck.model import Claim, Verdict
+from softmax_claimcheck.claimcheck.model import Claim, Verdict
 
 
 class Outcome(enum.StrEnum):

@@ -9,10 +9,9 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-
-from experiments.grid import ArmResult
-from experiments.stats import steps_to_target
-from experiments.train import RunResult
+from softmax_claimcheck.experiments.grid import ArmResult
+from softmax_claimcheck.experiments.stats import steps_to_target
+from softmax_claimcheck.experiments.train import RunResult
 
 SPIKE_NATS = 0.5  # a validation-loss rise above its running minimum that counts as a spike
 

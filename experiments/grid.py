@@ -23,8 +23,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from experiments.presets import Arm, Preset
-from experiments.train import RunConfig, RunResult, run
+from softmax_claimcheck.experiments.presets import Arm, Preset
+from softmax_claimcheck.experiments.train import RunConfig, RunResult, run
 
 MAX_CACHE_BYTES = 64 * 1024 * 1024  # a cached run is a few KB; more is not one of ours
 

@@ -7,9 +7,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-
-from experiments.analysis import entropy_curve
-from experiments.grid import ArmResult
+from softmax_claimcheck.experiments.analysis import entropy_curve
+from softmax_claimcheck.experiments.grid import ArmResult
 
 
 def _pyplot():

@@ -8,12 +8,12 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments import presets
-from experiments.analysis import all_runs
-from experiments.data import load_corpus
-from experiments.grid import ArmResult, GridResult, code_version
-from experiments.plots import training_figure
-from experiments.stats import Interval
+from softmax_claimcheck.experiments import presets
+from softmax_claimcheck.experiments.analysis import all_runs
+from softmax_claimcheck.experiments.data import load_corpus
+from softmax_claimcheck.experiments.grid import ArmResult, GridResult, code_version
+from softmax_claimcheck.experiments.plots import training_figure
+from softmax_claimcheck.experiments.stats import Interval
 
 CACHE_ENV = "CLAIMCHECK_TRAINING_CACHE"  # "0" turns the on-disk cache off
 TIMEOUT_S = 1800  # the first training check trains the whole grid (minutes on a loaded CPU)
@@ -111,8 +111,8 @@ def decide(
     (never evidence against; the evidence says how many seeds would decide it)."""
     import math
 
-    from experiments.analysis import seeds_to_decide
-    from experiments.stats import CONFIDENCE
+    from softmax_claimcheck.experiments.analysis import seeds_to_decide
+    from softmax_claimcheck.experiments.stats import CONFIDENCE
 
     if claim.parameter("confidence") != CONFIDENCE:
         raise ValueError(f"the claim states confidence {claim.parameter('confidence')}, the "

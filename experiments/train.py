@@ -19,10 +19,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
+from softmax_claimcheck.experiments import data
+from softmax_claimcheck.experiments.model import ModelConfig, TinyTransformer
 from torch.nn import functional as F
-
-from experiments import data
-from experiments.model import ModelConfig, TinyTransformer
 
 STATS_SEQUENCES = 8  # sequences of the fixed batch the attention statistics are measured on
 

@@ -9,8 +9,7 @@ import math
 from typing import Any
 
 from array_api_compat import array_namespace, device
-
-from impl import reference
+from softmax_claimcheck.impl import reference
 
 
 def scores(q: Any, k: Any, scale: bool | float = True) -> Any:

@@ -1,7 +1,7 @@
 """Deliberately broken softmaxes and attentions: the suite's teeth. Each has one bug of the kind
 the article warns about or a kernel author makes; tests/impl/test_teeth.py runs the
-implementation-level checks on them (through `--impl impl.broken:<name>`) and requires every
-one to be caught by at least one check that the correct reference passes.
+implementation-level checks on them (through `--impl softmax_claimcheck.impl.broken:<name>`)
+and requires every one to be caught by at least one check that the correct reference passes.
 
 They are NOT in the default registry. The softmaxes take fn(x, axis=-1) on numpy arrays or
 torch tensors (Array API); the attentions are Implementation objects with the registry's
@@ -14,10 +14,9 @@ import math
 from typing import Any
 
 from array_api_compat import array_namespace, device
-
-from impl import reference
-from impl.attention import causal_allowed, scores
-from impl.model import NUMPY_DTYPES, Implementation
+from softmax_claimcheck.impl import reference
+from softmax_claimcheck.impl.attention import causal_allowed, scores
+from softmax_claimcheck.impl.model import NUMPY_DTYPES, Implementation
 
 
 # -- softmaxes: fn(x, axis=-1) ---------------------------------------------------------------------

@@ -7,8 +7,8 @@ import importlib.util
 from collections.abc import Callable
 from typing import Any
 
-from impl import attention, library, reference
-from impl.model import ALL_DTYPES, NUMPY_DTYPES, Implementation
+from softmax_claimcheck.impl import attention, library, reference
+from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, Implementation
 
 BOTH = ("cpu", "cuda")
 
@@ -184,9 +184,9 @@ def triton_kernels() -> list[Implementation]:
         import triton  # noqa: F401
     except ImportError:
         return []
-    if importlib.util.find_spec("impl.triton_kernels") is None:
+    if importlib.util.find_spec("softmax_claimcheck.impl.triton_kernels") is None:
         return []
-    from impl.triton_kernels import triton_implementations
+    from softmax_claimcheck.impl.triton_kernels import triton_implementations
 
     return list(triton_implementations())
 

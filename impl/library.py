@@ -12,8 +12,8 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from impl.attention import causal_allowed
-from impl.unsupported import NotSupported
+from softmax_claimcheck.impl.attention import causal_allowed
+from softmax_claimcheck.impl.unsupported import NotSupported
 
 SDPA_BACKENDS = {
     "math": "MATH",

@@ -27,11 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
-
-from impl.model import ALL_DTYPES, NUMPY_DTYPES, Implementation
+from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, Implementation
 
 if TYPE_CHECKING:
-    from impl.registry import Registry
+    from softmax_claimcheck.impl.registry import Registry
 
 ENTRY_POINT_GROUP = "softmax_claimcheck.implementations"
 USER_TAGS = frozenset({"row-wise", "stable", "user"})
@@ -68,7 +67,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _opted_in(config: pytest.Config) -> bool:
-    from claimcheck.plugin import opted_in
+    from softmax_claimcheck.claimcheck.plugin import opted_in
 
     return opted_in(config) or bool(config.getoption("impl"))
 
@@ -85,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     declared = _declared(config)
     found = [from_option(spec, **declared) for spec in config.getoption("impl") or []]
     found += [from_entry_point(ep) for ep in entry_points(group=ENTRY_POINT_GROUP)]
-    from impl.registry import Registry, known_scope
+    from softmax_claimcheck.impl.registry import Registry, known_scope
 
     registry = Registry.builtin()
     ids = [i.id for i in found]
@@ -97,7 +96,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     registry = registry.with_added(found)
     config.stash[REGISTRY_KEY] = registry
-    from claimcheck.plugin import RUN_KEY
+    from softmax_claimcheck.claimcheck.plugin import RUN_KEY
 
     run = config.stash.get(RUN_KEY, None)
     if run is not None:

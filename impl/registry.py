@@ -13,9 +13,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pytest
-
-from impl.catalogue import builtin
-from impl.model import (
+from softmax_claimcheck.impl.catalogue import builtin
+from softmax_claimcheck.impl.model import (
     ALL_DTYPES,
     NUMPY_DTYPES,
     ImplCase,
@@ -23,7 +22,7 @@ from impl.model import (
     cuda_available,
     to_numpy,
 )
-from impl.selections import OTHER_SCOPES, SELECTIONS, Selection
+from softmax_claimcheck.impl.selections import OTHER_SCOPES, SELECTIONS, Selection
 
 __all__ = [
     "ALL_DTYPES",

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from impl.model import Implementation
+from softmax_claimcheck.impl.model import Implementation
 
 OUTSIDE_EVERY_SCOPE = frozenset({"user", "broken"})
 

@@ -37,10 +37,9 @@ from typing import Any
 import torch
 import triton
 import triton.language as tl
+from softmax_claimcheck.impl.model import Implementation
+from softmax_claimcheck.impl.unsupported import NotSupported
 from triton.runtime.jit import JITFunction
-
-from impl.model import Implementation
-from impl.unsupported import NotSupported
 
 DTYPES = ("float32", "float16", "bfloat16")
 # The longest row the fused kernel keeps in registers: at 32768 columns and 32 warps ptxas

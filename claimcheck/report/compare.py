@@ -24,8 +24,10 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from claimcheck.errors import excerpt, shorten
-from claimcheck.report.model import SCHEMA_VERSION  # the layout this code compares
+from softmax_claimcheck.claimcheck.errors import excerpt, shorten
+from softmax_claimcheck.claimcheck.report.model import (
+    SCHEMA_VERSION,
+)  # the layout this code compares
 
 MAX_BYTES = 512 * 1024 * 1024
 MAX_DEPTH = 200  # a verdict.json is about 12 levels deep; deeper data is not one of ours

@@ -59,7 +59,7 @@ def _closest(comparisons: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("claimcheck", "templates"),
+        loader=jinja2.PackageLoader("softmax_claimcheck.claimcheck", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -72,6 +72,10 @@ def _environment() -> jinja2.Environment:
 
 
 def render(data: dict[str, Any]) -> str:
-    css = resources.files("claimcheck").joinpath("templates/report.css").read_text("utf-8")
+    css = (
+        resources.files("softmax_claimcheck.claimcheck")
+        .joinpath("templates/report.css")
+        .read_text("utf-8")
+    )
     template = _environment().get_template("verdict.html")
     return template.render(data=data, css=css, badge_order=BADGE_ORDER)

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from claimcheck.evidence import Evidence, _plain
-from claimcheck.model import Verdict
-from claimcheck.verdicts import CheckResult, ClaimResult, Outcome, Standing
+from softmax_claimcheck.claimcheck.evidence import Evidence, _plain
+from softmax_claimcheck.claimcheck.model import Verdict
+from softmax_claimcheck.claimcheck.verdicts import CheckResult, ClaimResult, Outcome, Standing
 
 SCHEMA_VERSION = 2
 IMPL_KEYS = ("implementation", "device", "dtype")

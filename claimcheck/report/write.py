@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from claimcheck.report import environment, errata_md, html, model
+from softmax_claimcheck.claimcheck.report import environment, errata_md, html, model
 
 STALE_LOGS = ("junit.xml", "tests.html")
 
@@ -68,7 +68,7 @@ def write_reports(run: Any, out_dir: Path) -> dict[str, Path]:
         run.interrupted,
     )
     if run.previous is not None:
-        from claimcheck.report.compare import compare_loaded
+        from softmax_claimcheck.claimcheck.report.compare import compare_loaded
 
         data["comparison"] = compare_loaded(data, run.previous["data"], run.previous["path"])
     paths = {

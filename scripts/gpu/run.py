@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import wheelhouse  # noqa: E402
 
-PLUGINS = "-p claimcheck.plugin -p impl.pytest_plugin"
+PLUGINS = "-p softmax_claimcheck.claimcheck.plugin -p softmax_claimcheck.impl.pytest_plugin"
 GRACE_S = 20  # after SIGINT, before SIGKILL: pytest writes its reports in this time
 REHEARSAL_CLAIM = "shift-invariance"
 

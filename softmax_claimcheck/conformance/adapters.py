@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from impl.model import Implementation
+from softmax_claimcheck.impl.model import Implementation
 
 KINDS = ("softmax", "log-softmax", "attention")
 SDPA_KEYWORDS = ("attn_mask", "is_causal", "scale")
@@ -81,7 +81,10 @@ def capture(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Call:
             raise
         except BaseException as exc:
             call.exception = f"{type(exc).__name__}: {_first_line(exc)}"
-            if type(exc).__name__ == "NotSupported" and type(exc).__module__ == "impl.unsupported":
+            if (
+                type(exc).__name__ == "NotSupported"
+                and type(exc).__module__ == "softmax_claimcheck.impl.unsupported"
+            ):
                 call.not_supported = _first_line(getattr(exc, "msg", exc))
     seen: list[str] = []
     for w in caught:

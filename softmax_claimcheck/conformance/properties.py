@@ -24,9 +24,9 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from claimcheck.tolerance import numeric_tolerance
-from impl import oracle, reference
+from softmax_claimcheck.claimcheck.tolerance import numeric_tolerance
 from softmax_claimcheck.conformance.adapters import Call, Subject
+from softmax_claimcheck.impl import oracle, reference
 
 
 # -- how a check ends ---------------------------------------------------------------------------

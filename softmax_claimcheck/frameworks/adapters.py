@@ -191,7 +191,7 @@ def _jax_attention() -> Callable[..., Any]:
     import jax
     import jax.numpy as jnp
 
-    from impl.unsupported import NotSupported
+    from softmax_claimcheck.impl.unsupported import NotSupported
 
     kernel = jax.nn.dot_product_attention
 

@@ -11,8 +11,8 @@ def training_grid(request: pytest.FixtureRequest):
     """The shared experiment grid of the selected preset (CLAIMCHECK_TRAINING_PRESET), an
     experiments.grid.GridResult. Imported here, not at the top: checks without training do
     not pay for the experiment code."""
-    from experiments.grid import results
-    from experiments.reporting import PRESET, cache_dir
+    from softmax_claimcheck.experiments.grid import results
+    from softmax_claimcheck.experiments.reporting import PRESET, cache_dir
 
     if not PRESET.yields_verdicts:
         pytest.skip(f"the {PRESET.name} preset only exercises the pipeline; it gives no verdict")

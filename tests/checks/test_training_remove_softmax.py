@@ -9,11 +9,10 @@ import math
 from dataclasses import asdict
 
 import pytest
-
-from experiments import analysis
-from experiments.data import RecallTask
-from experiments.reporting import TIE, TIMEOUT_S, curves, decide, record_scale
-from experiments.stats import Interval, ratio_interval, t_interval
+from softmax_claimcheck.experiments import analysis
+from softmax_claimcheck.experiments.data import RecallTask
+from softmax_claimcheck.experiments.reporting import TIE, TIMEOUT_S, curves, decide, record_scale
+from softmax_claimcheck.experiments.stats import Interval, ratio_interval, t_interval
 
 pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
 

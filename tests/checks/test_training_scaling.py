@@ -6,10 +6,16 @@ decision is three-valued (a 95% t-interval over seeds against the claim's region
 from __future__ import annotations
 
 import pytest
-
-from experiments import analysis
-from experiments.reporting import PRESET, TIE, TIMEOUT_S, curves, decide, record_scale
-from experiments.stats import ratio_interval, t_interval
+from softmax_claimcheck.experiments import analysis
+from softmax_claimcheck.experiments.reporting import (
+    PRESET,
+    TIE,
+    TIMEOUT_S,
+    curves,
+    decide,
+    record_scale,
+)
+from softmax_claimcheck.experiments.stats import ratio_interval, t_interval
 
 pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
 HEAD_SIZES = PRESET.head_sizes

@@ -5,11 +5,17 @@ on language modelling. Every interval decision is three-valued."""
 from __future__ import annotations
 
 import pytest
-
-from experiments import analysis
-from experiments.data import load_corpus
-from experiments.reporting import TIE, TIMEOUT_S, curves, decide, record_interval, record_scale
-from experiments.stats import ratio_interval, t_interval
+from softmax_claimcheck.experiments import analysis
+from softmax_claimcheck.experiments.data import load_corpus
+from softmax_claimcheck.experiments.reporting import (
+    TIE,
+    TIMEOUT_S,
+    curves,
+    decide,
+    record_interval,
+    record_scale,
+)
+from softmax_claimcheck.experiments.stats import ratio_interval, t_interval
 
 pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
 

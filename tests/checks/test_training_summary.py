@@ -6,10 +6,9 @@ mechanism that would hide an explosion), every seed at every learning rate of th
 from __future__ import annotations
 
 import pytest
-
-from experiments import analysis
-from experiments.data import load_corpus
-from experiments.reporting import TIMEOUT_S, curves, record_scale
+from softmax_claimcheck.experiments import analysis
+from softmax_claimcheck.experiments.data import load_corpus
+from softmax_claimcheck.experiments.reporting import TIMEOUT_S, curves, record_scale
 
 pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
 

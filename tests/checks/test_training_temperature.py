@@ -7,11 +7,10 @@ grid's trained softmax models (one per seed); each is fine-tuned once."""
 from __future__ import annotations
 
 import pytest
-
-from experiments import analysis
-from experiments.plots import temperature_figure
-from experiments.reporting import TIE, TIMEOUT_S, decide, record_scale
-from experiments.stats import t_interval
+from softmax_claimcheck.experiments import analysis
+from softmax_claimcheck.experiments.plots import temperature_figure
+from softmax_claimcheck.experiments.reporting import TIE, TIMEOUT_S, decide, record_scale
+from softmax_claimcheck.experiments.stats import t_interval
 
 pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
 

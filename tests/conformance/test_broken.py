@@ -4,8 +4,7 @@ property named; the hidden ones (right on the happy path) only where they are wr
 from __future__ import annotations
 
 import pytest
-
-from impl import broken
+from softmax_claimcheck.impl import broken
 
 # name -> (the property that must fail, the only dtypes it may fail in, or None for any)
 SOFTMAX = {
@@ -85,7 +84,7 @@ def test_catalogue_is_covered() -> None:
 
 @pytest.mark.parametrize(("name", "kind", "prop", "only"), CASES, ids=[c[0] for c in CASES])
 def test_caught_with_the_property_named(conform, name, kind, prop, only) -> None:
-    code, out = conform(f"impl.broken:{name}", "--kind", kind)
+    code, out = conform(f"softmax_claimcheck.impl.broken:{name}", "--kind", kind)
     assert code == 1, out
     failing = [line for line in out.splitlines() if line.startswith(("FAIL: ", "ERROR: "))]
     assert not any(line.startswith("ERROR") for line in failing), out

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from softmax_claimcheck.impl import broken
+from softmax_claimcheck.impl.registry import Registry
 
-from impl import broken
-from impl.registry import Registry
 from softmax_claimcheck.conformance import ConformanceError, assert_conforms, check, known
 from softmax_claimcheck.conformance.results import EXPECTED_FAIL, UNEXPECTED_PASS
 
@@ -117,7 +117,9 @@ def test_uncallable_function_is_a_usage_error_unless_forced(conform) -> None:
 
 
 def test_writes_page_and_json(conform, tmp_path: Path) -> None:
-    code, _ = conform("impl.broken:modifies_input", "--out", str(tmp_path), files=True)
+    code, _ = conform(
+        "softmax_claimcheck.impl.broken:modifies_input", "--out", str(tmp_path), files=True
+    )
     assert code == 1
     data = json.loads((tmp_path / "conformance.json").read_text())
     assert data["ok"] is False and data["failed_properties"] == ["input-not-modified"]
@@ -187,7 +189,8 @@ def test_installed_command_from_another_directory(tmp_path: Path, how: str) -> N
 
 def test_a_property_on_one_registry_case() -> None:
     """What an article check calls to reuse a property on an ImplCase."""
-    from impl.model import ImplCase
+    from softmax_claimcheck.impl.model import ImplCase
+
     from softmax_claimcheck.conformance.runner import decide_case
 
     registry = Registry.builtin()

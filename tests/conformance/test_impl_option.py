@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from impl import pytest_plugin
+from softmax_claimcheck.impl import pytest_plugin
 
 
 def test_sdpa_registers_as_a_user_attention() -> None:

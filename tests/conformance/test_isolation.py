@@ -154,23 +154,21 @@ def test_the_projects_own_options_and_fixtures_are_not_hijacked(pytester: pytest
     assert result.ret == 0, result.stdout.str()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs the namespaced packaging (lead): `impl` is a top-level package"
-)
 def test_the_distribution_claims_no_generic_top_level_names() -> None:
-    """The wheel's top-level packages: only the namespaced one. (Today `impl`, `experiments`
-    and `claimcheck` are top level: a project with its own `impl` package can be shadowed by
-    ours when installed from a wheel.)"""
+    """The wheel's top-level packages: only the namespaced one, so a project with its own
+    `impl` (or `experiments`, `claimcheck`) package is never shadowed by ours."""
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
-    assert {pattern.split(".")[0].rstrip("*") for pattern in include} == {"softmax_claimcheck"}
+    packages = config["tool"]["setuptools"]["packages"]
+    assert {name.split(".")[0] for name in packages} == {"softmax_claimcheck"}
+    entry_points = config["project"]["entry-points"]["pytest11"].values()
+    assert all(target.startswith("softmax_claimcheck.") for target in entry_points)
 
 
 def test_the_projects_own_impl_package_imports(pytester: pytest.Pytester) -> None:
-    """In this environment (an editable install) the project's own `impl` wins; with a wheel
-    of today's packaging it may not, hence the packaging test above."""
+    """A project's own `impl` package imports as its own in an environment where this
+    distribution is installed."""
     _project(pytester)
     pkg = pytester.mkpydir("impl")
     (pkg / "__init__.py").write_text("OWN = 'the project impl'\n")

@@ -17,7 +17,7 @@ import yaml
 
 # Imported once before any in-process run: pytester restores sys.modules after each run, and
 # extension modules (numpy) cannot be loaded twice in one process.
-import impl.registry  # noqa: F401  # isort: skip
+import softmax_claimcheck.impl.registry  # noqa: F401  # isort: skip
 import numpy  # noqa: F401  # isort: skip
 
 SECTION = "The Solution: Converting Scores to Probabilities"
@@ -86,7 +86,11 @@ class ClaimsProject:
         """Run in a fresh interpreter: for state that must not leak (signals, seeds, profiles).
         Only the plugins a claims run needs are loaded: autoloading them all imports torch
         (through impl's plugin) and costs seconds per run."""
-        plugins = ("claimcheck.plugin", "pytest_timeout", "_hypothesis_pytestplugin")
+        plugins = (
+            "softmax_claimcheck.claimcheck.plugin",
+            "pytest_timeout",
+            "_hypothesis_pytestplugin",
+        )
         with self._monkeypatch.context() as patch:
             patch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
             return self.pytester.runpytest_subprocess(

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from softmax_claimcheck.claimcheck.plugin import RUN_KEY
 
-from claimcheck.plugin import RUN_KEY
 from tests.engine.conftest import ClaimsProject, claim_entry
 
 FLAGS = [
@@ -238,7 +238,7 @@ def external_references(page: str) -> list[str]:
 CHECKS = f"""
     import pytest
     from pathlib import Path
-    from claimcheck.evidence import Figure
+    from softmax_claimcheck.claimcheck.evidence import Figure
 
     class Case:
         def __init__(self, impl, dtype):

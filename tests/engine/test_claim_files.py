@@ -6,8 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from claimcheck.loader import load_claims
+from softmax_claimcheck.claimcheck.loader import load_claims
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTICLE = ROOT.parent / "shared" / "article" / "understanding-softmax.txt"

@@ -7,10 +7,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from claimcheck.errors import ClaimErrors
-from claimcheck.loader import load_claims
-from claimcheck.model import Kind, Verdict
+from softmax_claimcheck.claimcheck.errors import ClaimErrors
+from softmax_claimcheck.claimcheck.loader import load_claims
+from softmax_claimcheck.claimcheck.model import Kind, Verdict
 
 SCHEMA = Path(__file__).resolve().parents[2] / "claims" / "schema.json"
 

@@ -7,9 +7,14 @@ from __future__ import annotations
 import itertools
 
 import pytest
-
-from claimcheck.model import Claim, Kind, Reading, Role, Verdict
-from claimcheck.verdicts import CheckResult, NotRunCause, Outcome, Standing, decide
+from softmax_claimcheck.claimcheck.model import Claim, Kind, Reading, Role, Verdict
+from softmax_claimcheck.claimcheck.verdicts import (
+    CheckResult,
+    NotRunCause,
+    Outcome,
+    Standing,
+    decide,
+)
 
 H, F, C, S = Outcome.HOLDS, Outcome.FAILS, Outcome.CRASHED, Outcome.SKIPPED
 U, N = Outcome.INCONCLUSIVE, Outcome.NOT_EXECUTED  # undecided, not executed

@@ -4,4 +4,4 @@ torch cannot be loaded twice in one process)."""
 
 import numpy  # noqa: F401  # isort: skip
 import torch  # noqa: F401  # isort: skip
-import impl.registry  # noqa: F401  # isort: skip
+import softmax_claimcheck.impl.registry  # noqa: F401  # isort: skip

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from impl import library, pytest_plugin, reference, registry
-from impl.model import ALL_DTYPES, NUMPY_DTYPES, ImplCase, Implementation
-from impl.unsupported import NotSupported
+from softmax_claimcheck.impl import library, pytest_plugin, reference, registry
+from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, ImplCase, Implementation
+from softmax_claimcheck.impl.unsupported import NotSupported
 
 ROLES = {"softmax", "log-softmax", "normalizer", "attention"}
 REGISTRY = registry.Registry.builtin()

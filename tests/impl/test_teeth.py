@@ -16,8 +16,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from impl import broken, registry
-from impl.model import Implementation
+from softmax_claimcheck.impl import broken, registry
+from softmax_claimcheck.impl.model import Implementation
 
 ROOT = Path(__file__).resolve().parents[2]
 # The checks that run over the registry's softmaxes and attentions, and their claim files.
@@ -28,7 +28,7 @@ CHECKS = {
     "test_causal_masking.py": "causal-masking.yaml",
     "test_teaser4_masking_without_softmax.py": "teaser4-masking-without-softmax.yaml",
 }
-SOFTMAX_CONTROL = ("impl.reference:stable_softmax", "user-stable_softmax")
+SOFTMAX_CONTROL = ("softmax_claimcheck.impl.reference:stable_softmax", "user-stable_softmax")
 ATTENTION_CONTROL = "numpy-attention"
 BROKEN_SOFTMAXES = {f"user-{fn.__name__}": fn for fn in broken.SOFTMAXES}
 # The broken attentions are Implementation objects of impl.broken, given by their attribute name.
@@ -77,8 +77,11 @@ def test_every_broken_implementation_is_caught(pytester, monkeypatch):
     claims = pytester.mkdir("claims")
     for file in ["schema.json", *CHECKS.values()]:
         shutil.copy(ROOT / "claims" / file, claims / file)
-    impls = [SOFTMAX_CONTROL[0], *(f"impl.broken:{fn.__name__}" for fn in broken.SOFTMAXES)]
-    impls += [f"impl.broken:{name}" for name, _ in BROKEN_ATTENTIONS.values()]
+    impls = [
+        SOFTMAX_CONTROL[0],
+        *(f"softmax_claimcheck.impl.broken:{fn.__name__}" for fn in broken.SOFTMAXES),
+    ]
+    impls += [f"softmax_claimcheck.impl.broken:{name}" for name, _ in BROKEN_ATTENTIONS.values()]
     keywords = f"(user- or broken- or {ATTENTION_CONTROL}-cpu) and float64"
     args = [str(ROOT / "tests" / "checks" / file) for file in CHECKS]
     args += ["--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"), "-k", keywords]

@@ -23,11 +23,10 @@ pytest.importorskip(
     "triton", reason="triton is not installed (an optional extra: pip install -e '.[triton]')"
 )
 import torch
-
-from claimcheck.tolerance import numeric_tolerance
-from impl import attention, reference
-from impl import triton_kernels as tk
-from impl.unsupported import NotSupported
+from softmax_claimcheck.claimcheck.tolerance import numeric_tolerance
+from softmax_claimcheck.impl import attention, reference
+from softmax_claimcheck.impl import triton_kernels as tk
+from softmax_claimcheck.impl.unsupported import NotSupported
 
 DEVICE = "cpu" if tk.INTERPRETED else "cuda"
 OTHER_MODE = "compiled" if tk.INTERPRETED else "interpreted"
@@ -249,7 +248,7 @@ def test_attention_kernel_with_masked_rows(dtype, causal):
 
 # -- registration -------------------------------------------------------------------------------
 def test_registered_on_the_device_of_this_mode():
-    from impl.registry import Registry
+    from softmax_claimcheck.impl.registry import Registry
 
     registry = Registry.builtin()
 

@@ -9,11 +9,10 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
-
-from claimcheck.context import ClaimContext
-from claimcheck.evidence import Evidence
-from claimcheck.tolerance import numeric_tolerance
-from impl.model import to_numpy
+from softmax_claimcheck.claimcheck.context import ClaimContext
+from softmax_claimcheck.claimcheck.evidence import Evidence
+from softmax_claimcheck.claimcheck.tolerance import numeric_tolerance
+from softmax_claimcheck.impl.model import to_numpy
 
 
 def compare_printed(

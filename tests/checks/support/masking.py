@@ -16,9 +16,8 @@ from typing import Any
 
 import mpmath
 import numpy as np
-
-from impl import oracle
-from impl.registry import ImplCase, to_numpy
+from softmax_claimcheck.impl import oracle
+from softmax_claimcheck.impl.registry import ImplCase, to_numpy
 
 # Kept importable from here for the other sections' checks; their home is support/dtypes.py.
 from tests.checks.support.dtypes import exp_op as exp_op
@@ -128,7 +127,7 @@ def fully_masked_softmax(evidence: Any, case: ImplCase) -> np.ndarray:
 
 def fully_masked_attention_row(evidence: Any, case: ImplCase) -> np.ndarray:
     """Row 0 of a causal attention whose query 0 may attend to nothing (a padding query)."""
-    from impl.attention import causal_allowed
+    from softmax_claimcheck.impl.attention import causal_allowed
 
     q, k, v = attention_inputs(seed=14)
     allowed = causal_allowed(q.shape[0], like=np.zeros(1))

@@ -20,8 +20,7 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-
-from impl import oracle
+from softmax_claimcheck.impl import oracle
 
 CONFIDENCE = 0.999
 Z = NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)  # ≈ 3.29, two-sided 99.9 %

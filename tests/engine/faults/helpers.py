@@ -7,9 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from claimcheck.errors import ClaimErrors
-from claimcheck.loader import load_claims
+from softmax_claimcheck.claimcheck.errors import ClaimErrors
+from softmax_claimcheck.claimcheck.loader import load_claims
 
 SCHEMA = Path(__file__).resolve().parents[3] / "claims" / "schema.json"
 HEADER = 'section: "What Is Softmax, Really?"\nclaims:\n'

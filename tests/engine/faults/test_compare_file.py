@@ -11,13 +11,13 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from claimcheck.report.compare import (
+from softmax_claimcheck.claimcheck.report.compare import (
     CompareFileError,
     compare,
     load_previous,
     resolve_path,
 )
+
 from tests.engine.conftest import claim_entry
 
 GOOD = {
@@ -146,7 +146,7 @@ def test_broken_symlink(tmp_path):
 
 def test_unreadable(tmp_path, monkeypatch):
     path = write(tmp_path, json.dumps(GOOD))
-    from claimcheck.report import compare as module
+    from softmax_claimcheck.claimcheck.report import compare as module
 
     def deny(*args, **kwargs):
         raise PermissionError(13, "Permission denied")

@@ -12,14 +12,14 @@ import textwrap
 import time
 
 import pytest
+from softmax_claimcheck.claimcheck import hard_timeout
 
-from claimcheck import hard_timeout
 from tests.engine.conftest import claim_entry
 
 CONFTEST = """
     import json
     from pathlib import Path
-    from claimcheck.hard_timeout import HardTimeoutPlugin
+    from softmax_claimcheck.claimcheck.hard_timeout import HardTimeoutPlugin
 
     def on_hard_stop(stop):
         Path("hard-stop.json").write_text(json.dumps({"label": stop.label, "msg": stop.message}))
@@ -74,7 +74,7 @@ def project(claims_project, body: str, given: bool, conftest: bool = True):
 
 def run(claims_project, *args: str):
     started = time.monotonic()
-    plugins = ("claimcheck.plugin", "pytest_timeout", "_hypothesis_pytestplugin")
+    plugins = ("softmax_claimcheck.claimcheck.plugin", "pytest_timeout", "_hypothesis_pytestplugin")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
         result = claims_project.pytester.runpytest_subprocess(

@@ -7,9 +7,8 @@ import json
 import os
 
 import pytest
-
-from experiments import grid
-from experiments.presets import SMOKE
+from softmax_claimcheck.experiments import grid
+from softmax_claimcheck.experiments.presets import SMOKE
 
 
 @pytest.fixture
