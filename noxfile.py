@@ -66,16 +66,37 @@ def verify(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The test suite CI runs: engine tests and the claim checks, without the training runs.
-    Triton is installed so our kernels' tests run (interpreter on CPU, sm_90 build)."""
+    """The fast test suite: the engine's unit tests and every claim check (no training), over
+    two workers (pytest-xdist). The tests that start whole pytest runs are `slow_tests`."""
     _install(session, extras="triton,test")
     session.run(
         "pytest",
         "tests",
         "-m",
-        "not training",
+        "not training and not slow",
+        "-n",
+        "2",
         "--reports-dir",
         "reports/tests",
+        *session.posargs,
+    )
+
+
+@nox.session(python=PYTHON)
+def slow_tests(session: nox.Session) -> None:
+    """The tests that start whole pytest runs in subprocesses: fault injection, stopped and
+    parallel runs, determinism, the conformance command on the broken catalogue, isolation in a
+    throwaway project, the Triton kernels' child run (tests/conftest.py, SLOW)."""
+    _install(session, extras="triton,test")
+    session.run(
+        "pytest",
+        "tests",
+        "-m",
+        "slow and not training",
+        "-n",
+        "2",
+        "--reports-dir",
+        "reports/slow-tests",
         *session.posargs,
     )
 

@@ -35,3 +35,28 @@ PROFILE = os.environ.get("CLAIMCHECK_PROFILE") or "deterministic"
 if PROFILE not in PROFILES:
     raise ValueError(f"CLAIMCHECK_PROFILE={PROFILE!r}: choose one of {', '.join(PROFILES)}")
 settings.load_profile(PROFILE)
+
+
+# Tests that start whole pytest runs in subprocesses (fault injection, stops, parallel runs, the
+# conformance command, the kernels' child run): `nox -s slow_tests` runs them, so `nox -s tests`
+# stays within its time budget on a 2-core machine. CI runs both.
+SLOW = (
+    "tests/engine/faults/",
+    "tests/engine/test_stops_and_parallel.py",
+    "tests/engine/test_exit_status.py",
+    "tests/engine/test_report.py",
+    "tests/engine/test_determinism.py",
+    "tests/engine/test_bad_input.py",
+    "tests/engine/test_training_smoke.py",
+    "tests/conformance/",
+    "tests/kernels/",
+    "tests/impl/test_teeth.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
+    import pytest
+
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
