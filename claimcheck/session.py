@@ -121,7 +121,7 @@ class ClaimRun:
             return  # no claim checks collected: an ordinary test run
         self.links = links
         reports = self.reports_dir
-        if reports is not None and not parallel.is_worker(config):
+        if reports is not None and not parallel.is_worker(config) and not config.option.collectonly:
             from softmax_claimcheck.claimcheck.report.write import mark_started
 
             mark_started(reports, config.rootpath, self.profile)
@@ -295,6 +295,8 @@ class ClaimRun:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if parallel.is_worker(self.config):
             return  # the controller decides and writes, from every worker's results
+        if self.config.option.collectonly:
+            return  # nothing was checked: no verdict, and the last report stays as it is
         if self.parallel is not None:
             self.parallel.gather(self)
         if not self.active:
@@ -365,7 +367,7 @@ class ClaimRun:
         return not self.stop_errors and not self.problems
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.active or parallel.is_worker(self.config):
+        if not self.active or parallel.is_worker(self.config) or self.config.option.collectonly:
             return
         tr = terminalreporter
         tr.section("claim verdicts")

@@ -53,8 +53,17 @@ def _check_printed_weights(evidence, claim, exact: np.ndarray, measured=None, dt
 
 
 # -- the printed weights: [3, −2, 1] and the two scenarios ----------------------------------------
-DIVISION_EXAMPLES = ("simple-division-example", "simple-norm-scenario-a", "simple-norm-scenario-b")
-SOFTMAX_EXAMPLES = ("softmax-scenario-a", "softmax-scenario-b")
+DIVISION_EXAMPLES = [
+    pytest.param(
+        "division", id="division-example", marks=pytest.mark.claim("simple-division-example")
+    ),
+    pytest.param("division", id="division-a", marks=pytest.mark.claim("simple-norm-scenario-a")),
+    pytest.param("division", id="division-b", marks=pytest.mark.claim("simple-norm-scenario-b")),
+]
+SOFTMAX_EXAMPLES = [
+    pytest.param("softmax", id="softmax-a", marks=pytest.mark.claim("softmax-scenario-a")),
+    pytest.param("softmax", id="softmax-b", marks=pytest.mark.claim("softmax-scenario-b")),
+]
 
 
 EXACT: dict[str, Callable[[Any], np.ndarray]] = {
@@ -63,13 +72,7 @@ EXACT: dict[str, Callable[[Any], np.ndarray]] = {
 }
 
 
-def _claims(ids: tuple[str, ...], method: str) -> list[Any]:
-    return [pytest.param(method, id=c, marks=pytest.mark.claim(c)) for c in ids]
-
-
-@pytest.mark.parametrize(
-    "method", _claims(DIVISION_EXAMPLES, "division") + _claims(SOFTMAX_EXAMPLES, "softmax")
-)
+@pytest.mark.parametrize("method", DIVISION_EXAMPLES + SOFTMAX_EXAMPLES)
 def test_printed_weights_exact(claim, evidence, method):
     """The printed weights (and the printed sum, where the article prints one) against exact
     arithmetic: rationals for division by the sum, mpmath for softmax."""
@@ -81,7 +84,7 @@ def test_printed_weights_exact(claim, evidence, method):
     _check_printed_weights(evidence, claim, EXACT[method](scores))
 
 
-@pytest.mark.parametrize("method", _claims(DIVISION_EXAMPLES, "division"))
+@pytest.mark.parametrize("method", DIVISION_EXAMPLES)
 @DIVISION
 def test_printed_division_weights_in_dtype(claim, evidence, case, method):
     scores = claim.printed("scores")
@@ -89,7 +92,7 @@ def test_printed_division_weights_in_dtype(claim, evidence, case, method):
     _check_printed_weights(evidence, claim, exact, case.run_float64(scores), case.dtype)
 
 
-@pytest.mark.parametrize("method", _claims(SOFTMAX_EXAMPLES, "softmax"))
+@pytest.mark.parametrize("method", SOFTMAX_EXAMPLES)
 @STABLE_SOFTMAX
 def test_printed_softmax_weights_in_dtype(claim, evidence, case, method):
     scores = claim.printed("scores")
@@ -234,10 +237,7 @@ def test_softmax_emphasizes_top_token_in_each_scenario(claim, evidence):
 
 
 # -- division by the sum is not a probability map -------------------------------------------------
-NOT_PROBABILITIES = "simple-division-is-not-probabilities"
-
-
-@pytest.mark.claim(NOT_PROBABILITIES, reading="negative-weights")
+@pytest.mark.claim("simple-division-is-not-probabilities", reading="negative-weights")
 @DIVISION
 def test_mixed_signs_give_negative_weights(claim, evidence, case):
     scores = claim.printed("scores")
@@ -246,7 +246,7 @@ def test_mixed_signs_give_negative_weights(claim, evidence, case):
     evidence.property_holds("smallest weight", weights.min() < 0, weights, "< 0")
 
 
-@pytest.mark.claim(NOT_PROBABILITIES, reading="sum-near-zero-blows-up")
+@pytest.mark.claim("simple-division-is-not-probabilities", reading="sum-near-zero-blows-up")
 @DIVISION
 def test_weights_blow_up_as_the_sum_vanishes(evidence, case):
     evidence.record_inputs(scores="[1, −1 + δ]")
@@ -265,7 +265,7 @@ def test_weights_blow_up_as_the_sum_vanishes(evidence, case):
     )
 
 
-@pytest.mark.claim(NOT_PROBABILITIES, reading="negative-sum-flips-order")
+@pytest.mark.claim("simple-division-is-not-probabilities", reading="negative-sum-flips-order")
 @DIVISION
 def test_negative_sum_gives_lowest_score_most_weight(evidence, case):
     scores = [-1.0, -3.0]

@@ -324,9 +324,20 @@ READING_CONDITIONS = {
 @pytest.mark.parametrize(
     "reading",
     [
-        pytest.param(r, marks=pytest.mark.claim(claim_id, reading=r), id=f"{claim_id}-{r}")
-        for claim_id in ("score-variance-is-dk", "scaling-restores-unit-variance")
-        for r in READING_CONDITIONS
+        *(
+            pytest.param(
+                r, marks=pytest.mark.claim("score-variance-is-dk", reading=r), id=f"dk-{r}"
+            )
+            for r in READING_CONDITIONS
+        ),
+        *(
+            pytest.param(
+                r,
+                marks=pytest.mark.claim("scaling-restores-unit-variance", reading=r),
+                id=f"unit-{r}",
+            )
+            for r in READING_CONDITIONS
+        ),
     ],
 )
 def test_score_variance(claim, evidence, reading):

@@ -17,15 +17,23 @@ from softmax_claimcheck.experiments.stats import Interval, ratio_interval, t_int
 pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
 
 
-def _reading(claim_id, reading, variant):
-    return pytest.param(variant, marks=pytest.mark.claim(claim_id, reading=reading), id=variant)
-
-
 @pytest.mark.parametrize(
     "variant",
     [
-        _reading("training-relu-attention-degrades", "relu-as-written-lm", "relu"),
-        _reading("training-relu-attention-degrades", "linear-attention-lm", "linear"),
+        pytest.param(
+            "relu",
+            marks=pytest.mark.claim(
+                "training-relu-attention-degrades", reading="relu-as-written-lm"
+            ),
+            id="relu",
+        ),
+        pytest.param(
+            "linear",
+            marks=pytest.mark.claim(
+                "training-relu-attention-degrades", reading="linear-attention-lm"
+            ),
+            id="linear",
+        ),
     ],
 )
 def test_perplexity_degradation(claim, evidence, training_grid, variant):
@@ -49,8 +57,20 @@ def test_perplexity_degradation(claim, evidence, training_grid, variant):
 @pytest.mark.parametrize(
     "variant",
     [
-        _reading("training-relu-attention-degrades", "relu-as-written-recall", "relu"),
-        _reading("training-relu-attention-degrades", "linear-attention-recall", "linear"),
+        pytest.param(
+            "relu",
+            marks=pytest.mark.claim(
+                "training-relu-attention-degrades", reading="relu-as-written-recall"
+            ),
+            id="relu",
+        ),
+        pytest.param(
+            "linear",
+            marks=pytest.mark.claim(
+                "training-relu-attention-degrades", reading="linear-attention-recall"
+            ),
+            id="linear",
+        ),
     ],
 )
 def test_recall_degradation(claim, evidence, training_grid, variant):
@@ -72,9 +92,20 @@ def test_recall_degradation(claim, evidence, training_grid, variant):
 @pytest.mark.parametrize(
     "task",
     [
-        _reading("training-relu-attention-harder-to-train", "learning-rate-sensitivity-lm", "lm"),
-        _reading(
-            "training-relu-attention-harder-to-train", "learning-rate-sensitivity-recall", "recall"
+        pytest.param(
+            "lm",
+            marks=pytest.mark.claim(
+                "training-relu-attention-harder-to-train", reading="learning-rate-sensitivity-lm"
+            ),
+            id="lm",
+        ),
+        pytest.param(
+            "recall",
+            marks=pytest.mark.claim(
+                "training-relu-attention-harder-to-train",
+                reading="learning-rate-sensitivity-recall",
+            ),
+            id="recall",
         ),
     ],
 )
@@ -134,8 +165,20 @@ def test_relu_slower_to_common_loss(claim, evidence, training_grid):
 @pytest.mark.parametrize(
     "variant",
     [
-        _reading("training-linear-attention-precise-selection", "relu-as-written", "relu"),
-        _reading("training-linear-attention-precise-selection", "linear-attention", "linear"),
+        pytest.param(
+            "relu",
+            marks=pytest.mark.claim(
+                "training-linear-attention-precise-selection", reading="relu-as-written"
+            ),
+            id="relu",
+        ),
+        pytest.param(
+            "linear",
+            marks=pytest.mark.claim(
+                "training-linear-attention-precise-selection", reading="linear-attention"
+            ),
+            id="linear",
+        ),
     ],
 )
 def test_recall_accuracy_below_softmax(claim, evidence, training_grid, variant):

@@ -35,15 +35,23 @@ def _halves(grid, evidence):
     return lower, upper
 
 
-def _reading(claim_id, reading, sign):
-    return pytest.param(sign, marks=pytest.mark.claim(claim_id, reading=reading), id=reading)
-
-
 @pytest.mark.parametrize(
     "sign",
     [
-        _reading("training-temperature-lower-layers-higher", "above-upper-layers", +1),
-        _reading("training-temperature-upper-layers-lower", "below-lower-layers", -1),
+        pytest.param(
+            +1,
+            marks=pytest.mark.claim(
+                "training-temperature-lower-layers-higher", reading="above-upper-layers"
+            ),
+            id="above-upper-layers",
+        ),
+        pytest.param(
+            -1,
+            marks=pytest.mark.claim(
+                "training-temperature-upper-layers-lower", reading="below-lower-layers"
+            ),
+            id="below-lower-layers",
+        ),
     ],
 )
 def test_temperature_lower_minus_upper_layers(claim, evidence, training_grid, sign):
@@ -66,8 +74,20 @@ def test_temperature_lower_minus_upper_layers(claim, evidence, training_grid, si
 @pytest.mark.parametrize(
     "sign",
     [
-        _reading("training-temperature-lower-layers-higher", "above-initial", +1),
-        _reading("training-temperature-upper-layers-lower", "below-initial", -1),
+        pytest.param(
+            +1,
+            marks=pytest.mark.claim(
+                "training-temperature-lower-layers-higher", reading="above-initial"
+            ),
+            id="above-initial",
+        ),
+        pytest.param(
+            -1,
+            marks=pytest.mark.claim(
+                "training-temperature-upper-layers-lower", reading="below-initial"
+            ),
+            id="below-initial",
+        ),
     ],
 )
 def test_temperature_against_its_initial_value(claim, evidence, training_grid, sign):
