@@ -31,6 +31,9 @@ def atomic_write(path: Path, text: str) -> None:
     """Write text to path through a temporary file and a rename (same filesystem)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the report from other readers
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
