@@ -273,7 +273,9 @@ class _Runner:
                 raise ValueError(f"a JSON {type(stored).__name__}, not an object")
             if stored.get("config") != cfg.key():
                 return None
-            missing = sorted({f.name for f in fields(RunResult)} - set(stored))
+            # The weights (`state`) travel in a .pt file beside the JSON, never in it.
+            stored_fields = {f.name for f in fields(RunResult)} - {"state"}
+            missing = sorted(stored_fields - set(stored))
             if missing:
                 raise ValueError(f"missing {', '.join(missing)}")
             if not isinstance(stored["val_loss"], list) or not stored["val_loss"]:

@@ -73,3 +73,29 @@ def test_unwritable_cache_is_named_not_raised(tmp_path):
 
     runner._store(cfg, Result())  # type: ignore[arg-type]
     assert "cannot write the cache file" in runner.problems[0]
+
+
+def test_a_stored_run_is_read_back_as_a_hit(runner_and_path):
+    """The round trip the cache exists for: a stored run (its weights live in a .pt file, never
+    in the JSON) loads again with no problem reported, also with its weights."""
+    import torch
+
+    from softmax_claimcheck.experiments.train import RunResult
+
+    runner, cfg, path = runner_and_path
+    result = RunResult(
+        config=cfg.key(),
+        eval_steps=[1],
+        val_loss=[2.5],
+        val_accuracy=[0.1],
+        train_loss=[3.0],
+        entropy=[1.0],
+        max_weight=[0.5],
+        temperatures=[],
+        state={"w": torch.zeros(2)},
+    )
+    runner._store(cfg, result, with_state=True)
+    loaded = runner._load(cfg, with_state=True)
+    assert loaded is not None and runner.problems == []
+    assert loaded.val_loss == [2.5] and torch.equal(loaded.state["w"], torch.zeros(2))
+    assert runner._load(cfg) is not None and runner.problems == []
