@@ -168,6 +168,10 @@ def from_option(spec: str, **declared: Any) -> Implementation:
         raise pytest.UsageError(
             f"--impl {spec}: cannot import module {module_name!r}: {exc}"
         ) from None
+    except SystemExit as exc:  # a module that exits on import: one line, not an INTERNALERROR
+        raise pytest.UsageError(
+            f"--impl {spec}: importing {module_name!r} called sys.exit({exc.code!r})"
+        ) from None
     except Exception as exc:
         raise pytest.UsageError(
             f"--impl {spec}: importing {module_name!r} raised {type(exc).__name__}: {exc}"
@@ -186,6 +190,8 @@ def from_entry_point(ep: EntryPoint) -> Implementation:
     where = f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP}"
     try:
         target = ep.load()
+    except SystemExit as exc:
+        raise pytest.UsageError(f"{where}: loading it called sys.exit({exc.code!r})") from None
     except Exception as exc:
         raise pytest.UsageError(f"{where}: loading it raised {type(exc).__name__}: {exc}") from None
     return resolve(target, where, default_name=ep.name, prefer_given_name=True)

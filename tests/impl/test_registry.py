@@ -300,3 +300,17 @@ def test_a_broken_entry_point_is_a_usage_error_naming_it(pytester):
     result = pytester.runpytest_inprocess("--claims-dir", "claims")  # a claims run loads them
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: entry point 'bad' (no_such_module_xyz:softmax)*"])
+
+
+def test_an_impl_module_that_exits_on_import_is_a_usage_error(pytester):
+    """`sys.exit()` while importing the module given to --impl: one line, exit 4, never an
+    INTERNALERROR."""
+    pytester.syspathinsert()
+    pytester.makepyfile(exits="import sys\nsys.exit(3)\n")
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    result = pytester.runpytest_inprocess("--impl", "exits:softmax")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --impl exits:softmax: importing 'exits' called sys.exit(3)"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
