@@ -79,10 +79,9 @@ def test_a_stored_run_is_read_back_as_a_hit(runner_and_path):
     """The round trip the cache exists for: a stored run (its weights live in a .pt file, never
     in the JSON) loads again with no problem reported, also with its weights."""
     import torch
-
     from softmax_claimcheck.experiments.train import RunResult
 
-    runner, cfg, path = runner_and_path
+    runner, cfg, _ = runner_and_path
     result = RunResult(
         config=cfg.key(),
         eval_steps=[1],
