@@ -343,5 +343,5 @@ def _cost(cfg: RunConfig) -> float:
 def _progress(total: int, preset: str):
     from tqdm import tqdm
 
-    quiet = not sys.stderr.isatty() or bool(os.environ.get("CI")) or total == 0
+    quiet = not sys.stderr.isatty() or total == 0  # progress only on a terminal, CI or not
     return tqdm(total=total, desc=f"training ({preset} preset)", unit="run", disable=quiet)
