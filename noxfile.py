@@ -34,28 +34,37 @@ TORCH_INDEX = os.environ.get("CLAIMCHECK_TORCH_INDEX")
 # The versions the verdicts depend on (Hypothesis draws other examples in another release): every
 # session installs under this one constraints file.
 CONSTRAINTS = ("-c", "constraints.txt")
+# No bytecode at install time: pip would compile every module of torch, scipy and matplotlib
+# (about half the install time of a fresh venv); Python compiles the few it imports on first use.
+NO_COMPILE = "--no-compile"
 
 
 def _install_torch(session: nox.Session) -> None:
     if os.environ.get("CLAIMCHECK_SYSTEM_TORCH") == "1":
         return
     index = ["--index-url", TORCH_INDEX] if TORCH_INDEX else []
-    session.install(TORCH_CPU, *index, *CONSTRAINTS)
+    session.install(NO_COMPILE, TORCH_CPU, *index, *CONSTRAINTS)
 
 
 def _install(session: nox.Session, extras: str = "") -> None:
     _install_torch(session)
-    session.install(*CONSTRAINTS, "-e", f".[{extras}]" if extras else ".")
+    session.install(NO_COMPILE, *CONSTRAINTS, "-e", f".[{extras}]" if extras else ".")
 
 
 @nox.session(python=PYTHON)
 def verify(session: nox.Session) -> None:
     """Every claim on every available device; writes reports/ and prints the verdict summary.
-    The test extra (scipy) serves the README's `--impl scipy.special:softmax` example."""
+    Two workers: one trains the experiment grid (the training checks are one xdist group), the
+    other runs every other check meanwhile (`-- -n 0` runs serially, with the same verdicts).
+    The test extra (scipy, pytest-xdist) also serves the README's `--impl scipy.special:softmax`."""
     _install(session, extras="test")
     session.run(
         "pytest",
         "tests/checks",
+        "-n",
+        "2",
+        "--dist",
+        "loadgroup",
         "--reports-dir",
         "reports",
         "-p",

@@ -100,11 +100,11 @@ def unigram_cross_entropy(train: torch.Tensor, val: torch.Tensor, vocab_size: in
 
 
 def lm_batch(tokens: torch.Tensor, batch: int, seq_len: int, generator: torch.Generator):
-    """Random windows: inputs and next-token targets, every target position scored."""
+    """Random windows: inputs and next-token targets; every target position is scored (None)."""
     starts = torch.randint(0, len(tokens) - seq_len - 1, (batch,), generator=generator)
     idx = starts[:, None] + torch.arange(seq_len + 1)[None, :]
     window = tokens[idx]
-    return window[:, :-1], window[:, 1:], torch.ones(batch, seq_len, dtype=torch.bool)
+    return window[:, :-1], window[:, 1:], None
 
 
 def lm_val_batches(tokens: torch.Tensor, n_windows: int, seq_len: int, batch: int):

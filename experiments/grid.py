@@ -3,8 +3,9 @@
 hash of the run's configuration, the experiment code, Python and torch).
 
 Fairness: every arm gets its own learning-rate sweep on the first seed (on the first
-``sweep_seeds`` seeds where an arm asks for more); the other seeds run at the arm's best learning
-rate (lowest final validation loss of seed 0). The first seed's sweep run is one of the arm's
+``sweep_seeds`` seeds where an arm asks for more), bracketing its best rung of the ladder or over
+every rung (presets.py says which); the other seeds run at the arm's best learning rate (lowest
+final validation loss of seed 0). The first seed's sweep run is one of the arm's
 seeds, the same procedure for every arm. A fine-tuning arm trains last: seed s starts from the
 final weights of seed s of its base arm (kept in the cache as a .pt file beside the run's JSON).
 """
@@ -19,7 +20,7 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -124,63 +125,105 @@ def results(preset: Preset, cache_dir: Path | None = None) -> GridResult:
 
 def _compute(preset: Preset, cache_dir: Path | None) -> GridResult:
     started = time.perf_counter()
-    arms = preset.arms()
-    by_name = {a.name: a for a in arms}
-    finetuning = [a for a in arms if a.finetune_from is not None]
-    trained = [a for a in arms if a.finetune_from is None]
-    n_seeds = {a.name: a.n_seeds or preset.seeds for a in arms}
-    lrs = {a.name: preset.scale(a.task).lrs for a in trained}
-    sweep_configs = {
-        a.name: {
-            lr: [run_config(preset, a, lr, s) for s in range(a.sweep_seeds)] for lr in lrs[a.name]
-        }
-        for a in trained
-    }
-    # the seed runs of a base arm keep their weights (in memory, and in the cache)
-    bases = {a.finetune_from for a in finetuning}
+    plan = _Plan(preset)
     runner = _Runner(preset, cache_dir)
-    all_sweep = [c for by_lr in sweep_configs.values() for cs in by_lr.values() for c in cs]
-    base_sweep = {c for name in bases for cs in sweep_configs[name].values() for c in cs}
-    runs = runner.run_all(all_sweep, base_sweep)
-    best = {
-        name: _best_lr({lr: runs[cs[0]] for lr, cs in by_lr.items()})
-        for name, by_lr in sweep_configs.items()
-    }
-    seed_configs = {
-        a.name: [run_config(preset, a, best[a.name], s) for s in range(n_seeds[a.name])]
-        for a in trained
-    }
-    keep = {c for name in bases for c in seed_configs[name]}
-    runs.update(
-        runner.run_all([c for cs in seed_configs.values() for c in cs if c not in runs], keep)
-    )
-    if keep:  # a base run that came from the sweep: reload it with its weights
-        runs.update(runner.run_all([c for c in keep if runs[c].state is None], keep))
-    for a in finetuning:
-        base = by_name[a.finetune_from]
-        best[a.name] = best[base.name]
-        seed_configs[a.name] = [
-            run_config(preset, a, best[base.name], s, base=c)
-            for s, c in enumerate(seed_configs[base.name])
-        ]
-    initial = {c.base: runs[c.base].state for a in finetuning for c in seed_configs[a.name]}
-    runs.update(
-        runner.run_all([c for a in finetuning for c in seed_configs[a.name]], initial=initial)
-    )
+    runner.drive(plan)
+    runs = runner.results
     for run_result in runs.values():
         run_result.state = None  # the weights were needed only to start the fine-tuning
     result = {
         a.name: ArmResult(
             a,
-            best[a.name],
-            [runs[c] for c in seed_configs[a.name]],
-            {lr: runs[cs[0]] for lr, cs in sweep_configs.get(a.name, {}).items()},
-            [runs[c] for cs in sweep_configs.get(a.name, {}).values() for c in cs],
+            plan.best[a.name],
+            [runs[c] for c in plan.seed_configs[a.name]],
+            {lr: runs[cs[0]] for lr, cs in plan.sweeps.get(a.name, {}).items()},
+            [runs[c] for cs in plan.sweeps.get(a.name, {}).values() for c in cs],
         )
-        for a in arms
+        for a in plan.arms
     }
     wall = time.perf_counter() - started if runner.trained else 0.0
     return GridResult(preset, result, runner.trained, runner.cached, wall, runner.problems)
+
+
+class _Plan:
+    """Which runs the grid needs, given the runs done so far: the runner asks for what is ready
+    to run whenever a run ends, so no core waits for a whole stage (sweep, seeds, fine-tuning)
+    to finish.
+
+    A bracketing arm starts at the two middle rungs of its ladder and adds the rung beyond its
+    best one until that one has a worse neighbour on each side or is the ladder's end; then its
+    seeds run at the best rung; a fine-tuning arm's seed s starts once its base arm's seed s has
+    its final weights."""
+
+    def __init__(self, preset: Preset) -> None:
+        self.preset = preset
+        self.arms = preset.arms()
+        self.trained = [a for a in self.arms if a.finetune_from is None]
+        self.finetuning = [a for a in self.arms if a.finetune_from is not None]
+        bases = {a.finetune_from for a in self.finetuning}
+        self.rungs: dict[str, list[int]] = {}
+        for a in self.trained:
+            n = len(self.ladder(a))
+            self.rungs[a.name] = list(range(n)) if a.full_sweep or n <= 2 else [n // 2 - 1, n // 2]
+        self.sweeps = {a.name: self._sweep(a) for a in self.trained}
+        self.best: dict[str, float] = {}
+        self.seed_configs: dict[str, list[RunConfig]] = {}
+        # a base arm's runs keep their final weights (in memory, and in the cache); its seed-0
+        # run may be any rung of its sweep
+        self.keep = {c for a in self.trained if a.name in bases for cs in self.sweeps[a.name].values()
+                     for c in cs}  # fmt: skip
+
+    def ladder(self, arm: Arm) -> tuple[float, ...]:
+        return self.preset.scale(arm.task).lrs
+
+    def _sweep(self, arm: Arm) -> dict[float, list[RunConfig]]:
+        lrs = self.ladder(arm)
+        return {
+            lrs[i]: [run_config(self.preset, arm, lrs[i], s) for s in range(arm.sweep_seeds)]
+            for i in sorted(self.rungs[arm.name])
+        }
+
+    def ready(self, done: dict[RunConfig, RunResult]) -> list[RunConfig]:
+        """Every configuration whose inputs are known, run or not (the runner skips those it has
+        already started)."""
+        out = []
+        for a in self.trained:
+            sweep = self.sweeps[a.name]
+            out += [c for cs in sweep.values() for c in cs]
+            if a.name not in self.best and all(cs[0] in done for cs in sweep.values()):
+                self._settle(a, {lr: done[cs[0]] for lr, cs in sweep.items()})
+            if a.name in self.best:
+                out += self.seed_configs[a.name]
+        for a in self.finetuning:
+            base = self.seed_configs.get(a.finetune_from or "")
+            if base is None:
+                continue
+            self.best[a.name] = self.best[a.finetune_from or ""]
+            lr = self.best[a.name]
+            self.seed_configs[a.name] = [
+                run_config(self.preset, a, lr, s, base=c) for s, c in enumerate(base)
+            ]
+            out += [c for c in self.seed_configs[a.name] if c.base in done]
+        return out
+
+    def _settle(self, arm: Arm, sweep: dict[float, RunResult]) -> None:
+        """Extend a bracketing sweep by one rung, or fix the arm's best rung and its seeds."""
+        lrs, rungs = self.ladder(arm), self.rungs[arm.name]
+        best = lrs.index(_best_lr(sweep))
+        beyond = best - 1 if best == min(rungs) else best + 1 if best == max(rungs) else None
+        if beyond is not None and 0 <= beyond < len(lrs) and beyond not in rungs:
+            rungs.append(beyond)
+            self.sweeps[arm.name] = self._sweep(arm)
+            if any(arm.name == a.finetune_from for a in self.finetuning):
+                self.keep.update(c for cs in self.sweeps[arm.name].values() for c in cs)
+            return
+        self.best[arm.name] = lrs[best]
+        n_seeds = arm.n_seeds or self.preset.seeds
+        self.seed_configs[arm.name] = [
+            run_config(self.preset, arm, lrs[best], s) for s in range(n_seeds)
+        ]
+        if any(arm.name == a.finetune_from for a in self.finetuning):
+            self.keep.update(self.seed_configs[arm.name])
 
 
 def _best_lr(sweep: dict[float, RunResult]) -> float:
@@ -201,56 +244,49 @@ class _Runner:
         self.version = code_version()
         self.trained = self.cached = 0
         self.problems: list[str] = []
+        self.results: dict[RunConfig, RunResult] = {}  # every run so far, by configuration
 
     def _problem(self, message: str) -> None:
         """A cache problem is never an error of the claims: say it, retrain, go on."""
         self.problems.append(message)
         print(f"claimcheck training cache: {message}", file=sys.stderr)
 
-    def run_all(
-        self,
-        configs: list[RunConfig],
-        keep: set[RunConfig] = frozenset(),
-        initial: dict[RunConfig, dict] | None = None,
-    ) -> dict[RunConfig, RunResult]:
-        """Results of `configs` (from the cache or trained). Runs in `keep` keep their final
-        weights (a cached one without stored weights is trained again); a fine-tuning run
-        starts from `initial[its base]`."""
-        out: dict[RunConfig, RunResult] = {}
-        todo = []
-        for cfg in dict.fromkeys(configs):
-            hit = self._load(cfg, with_state=cfg in keep)
-            if hit is None:
-                todo.append(cfg)
-            else:
-                out[cfg] = hit
-                self.cached += 1
-        todo.sort(key=_cost, reverse=True)  # long runs first: a shorter tail in parallel
-        with _progress(len(todo), self.preset.name) as bar:
-            for cfg, result in self._execute(todo, initial or {}):
-                out[cfg] = result
-                self._store(cfg, result, with_state=cfg in keep)
-                self.trained += 1
-                bar.update(1)
-        return out
-
-    def _execute(self, todo: list[RunConfig], initial: dict[RunConfig, dict]):
-        def start(cfg: RunConfig):
-            return initial.get(cfg.base) if cfg.base is not None else None
-
-        workers = min(self.preset.workers, len(todo))
-        if workers <= 1:
-            for cfg in todo:
-                yield cfg, run_single_threaded(cfg, start(cfg))
-            return
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(workers, mp_context=context)
-        try:
-            futures = {pool.submit(run_single_threaded, cfg, start(cfg)): cfg for cfg in todo}
-            for future in as_completed(futures):
-                yield futures[future], future.result()
-        finally:  # on a timeout or an error, drop the queued runs instead of waiting for them
-            pool.shutdown(wait=True, cancel_futures=True)
+    def drive(self, plan: _Plan) -> None:
+        """Run what `plan` says is ready (from the cache, or trained in parallel where the
+        preset says so) until it says nothing more; results go to `self.results`. Runs in
+        `plan.keep` keep their final weights (a cached one without stored weights is trained
+        again); a fine-tuning run starts from its base run's weights."""
+        started: set[RunConfig] = set()
+        pending: dict[Future, RunConfig] = {}
+        with _pool(self.preset) as pool, _progress(self.preset.name) as bar:
+            while True:
+                fresh = [c for c in dict.fromkeys(plan.ready(self.results)) if c not in started]
+                if not fresh and not pending:
+                    return
+                fresh.sort(key=_cost, reverse=True)  # long runs first: a shorter tail
+                hits = 0
+                for cfg in fresh:
+                    started.add(cfg)
+                    hit = self._load(cfg, with_state=cfg in plan.keep)
+                    if hit is not None:
+                        self.results[cfg] = hit
+                        self.cached += 1
+                        hits += 1
+                        continue
+                    initial = self.results[cfg.base].state if cfg.base is not None else None
+                    pending[pool.submit(run_single_threaded, cfg, initial)] = cfg
+                    bar.total = (bar.total or 0) + 1
+                    bar.refresh()
+                if hits or not pending:
+                    continue  # cached results may make more runs ready
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    cfg = pending.pop(future)
+                    result = future.result()
+                    self.results[cfg] = result
+                    self._store(cfg, result, with_state=cfg in plan.keep)
+                    self.trained += 1
+                    bar.update(1)
 
     def _path(self, cfg: RunConfig) -> Path | None:
         if self.cache_dir is None:
@@ -336,12 +372,41 @@ def run_single_threaded(cfg: RunConfig, initial_state: dict | None = None) -> Ru
         torch.set_num_threads(threads)
 
 
+@contextlib.contextmanager
+def _pool(preset: Preset):
+    """Worker processes (spawned once for the whole grid, one torch thread each), or, for one
+    worker, runs in this process as they are submitted. On a timeout or an error the queued
+    runs are dropped instead of waited for."""
+    if preset.workers <= 1:
+        yield _InProcess()
+        return
+    pool = ProcessPoolExecutor(preset.workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _InProcess:
+    """The one-worker pool: `submit` runs the call at once and returns its finished future."""
+
+    def submit(self, fn, *args) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
 def _cost(cfg: RunConfig) -> float:
     return cfg.steps * cfg.seq_len * cfg.batch * cfg.n_layers
 
 
-def _progress(total: int, preset: str):
+def _progress(preset: str):
+    """A progress bar on an interactive terminal only (CI or not); its total grows as the plan
+    adds runs."""
     from tqdm import tqdm
 
-    quiet = not sys.stderr.isatty() or total == 0  # progress only on a terminal, CI or not
-    return tqdm(total=total, desc=f"training ({preset} preset)", unit="run", disable=quiet)
+    quiet = not sys.stderr.isatty()
+    return tqdm(total=0, desc=f"training ({preset} preset)", unit="run", disable=quiet)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from typing import cast
 
 import torch
@@ -51,7 +52,21 @@ class ModelConfig:
 
 
 def causal_mask(n: int, device: torch.device) -> torch.Tensor:
-    return torch.ones(n, n, dtype=torch.bool, device=device).tril()
+    """The (n, n) 0/1 causal mask as floats (1 where key j ≤ query i), built once per size."""
+    return _masks(n, str(device))[0]
+
+
+def causal_bias(n: int, device: torch.device) -> torch.Tensor:
+    """The (n, n) additive causal mask (0 allowed, −∞ future). Adding it gives exactly the
+    values of masked_fill(−∞) at about half the cost of the fill and its backward."""
+    return _masks(n, str(device))[1]
+
+
+@cache
+def _masks(n: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    allowed = torch.ones(n, n, dtype=torch.bool, device=device).tril()
+    bias = torch.zeros(n, n, device=device).masked_fill(~allowed, float("-inf"))
+    return allowed.float(), bias
 
 
 def elu_plus_one(x: torch.Tensor) -> torch.Tensor:
@@ -73,7 +88,7 @@ def attention_weights(q, k, variant: str, temperature=None) -> torch.Tensor | No
     if temperature is not None:
         s = s / temperature[:, None, None]
     if variant in ("softmax", "unscaled"):
-        return torch.softmax(s.masked_fill(~allowed, float("-inf")), dim=-1)
+        return torch.softmax(s + causal_bias(n, q.device), dim=-1)
     if variant == "relu":
         w = torch.relu(s) * allowed
         return w / (w.sum(-1, keepdim=True) + RELU_EPS)

@@ -5,12 +5,17 @@
   2-core machine).
 * ``gpu``: larger, for one H100-class GPU (≤ ~10 minutes); CLAIMCHECK_TRAINING_PRESET=gpu.
 
-Every arm gets its own learning-rate sweep (first seed; every seed up to ``sweep_seeds``), then
-the remaining seeds run at the arm's best learning rate. An arm with ``finetune_from`` (the
-learned-temperature model) trains nothing from scratch: seed s fine-tunes seed s of that arm's
-trained models, with a learnable temperature added to every head, for ``finetune_steps`` steps
-at ``finetune_lr_factor`` × that arm's best learning rate. An arm with ``clip=False`` trains
-without gradient clipping (the instability arms: clipping would hide an explosion).
+Every arm gets its own learning-rate sweep on the first seed, over a ladder of learning rates
+(rungs about 2.5× apart). Most arms bracket their best rung: they start at the two middle rungs
+and add the next rung beyond the better end until the best rung has a worse one on each side (or
+is the ladder's end); an arm whose sweep is itself evidence (``full_sweep``: the learning-rate
+sensitivity claim's softmax and relu arms, the instability arms) runs every rung, the instability
+arms with ``sweep_seeds`` seeds each. The remaining seeds run at the arm's best learning rate.
+An arm with ``finetune_from`` (the learned-temperature model) trains nothing from scratch: seed s
+fine-tunes seed s of that arm's trained models, with a learnable temperature added to every head,
+for ``finetune_steps`` steps at ``finetune_lr_factor`` × that arm's best learning rate. An arm
+with ``clip=False`` trains without gradient clipping (the instability arms: clipping would hide
+an explosion).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class Arm:
     learn_temperature: bool = False
     finetune_from: str | None = None  # name of the arm whose trained models this one fine-tunes
     clip: bool = True  # gradient-norm clipping at 1.0 (the usual recipe)
+    full_sweep: bool = False  # every rung of the ladder (else: bracket the best rung)
     sweep_seeds: int = 1  # seeds run at every learning rate of the sweep
     n_seeds: int | None = None  # seeds at the best learning rate (None: the preset's)
 
@@ -81,16 +87,26 @@ class Preset:
         layers = extra.pop("n_layers", self.n_layers)
         return Arm(task, variant, d_k, self.d_model // d_k, layers, **extra)
 
+    def instability_arm(self, variant: str) -> Arm:
+        """No clipping, every seed at every rung of the instability ladder."""
+        k = self.instability_seeds
+        return self.arm(
+            "lm", variant, clip=False, full_sweep=True, sweep_seeds=k, n_seeds=k
+        )
+
     def arms(self) -> list[Arm]:
         """The whole grid, shared by every claim."""
         small, large = self.head_sizes
-        arms = [self.arm("lm", v, d) for d in (small, large) for v in ("softmax", "unscaled")]
-        arms += [self.arm("lm", v) for v in ("relu", "linear", "sum")]
-        arms += [self.arm("recall", v) for v in ("softmax", "relu", "linear")]
-        k = self.instability_seeds  # no clipping, every seed at every learning rate
-        arms += [
-            self.arm("lm", v, clip=False, sweep_seeds=k, n_seeds=k) for v in ("softmax", "raw")
+        # the learning-rate sensitivity claim reads the softmax and relu sweeps: every rung
+        sensitivity = {"softmax", "relu"}
+        arms = [
+            self.arm("lm", v, d, full_sweep=d == small and v in sensitivity)
+            for d in (small, large)
+            for v in ("softmax", "unscaled")
         ]
+        arms += [self.arm("lm", v, full_sweep=v in sensitivity) for v in ("relu", "linear", "sum")]
+        arms += [self.arm("recall", v, full_sweep=True) for v in ("softmax", "relu", "linear")]
+        arms += [self.instability_arm(v) for v in ("softmax", "raw")]
         base = self.arm("lm", "softmax").name
         arms.append(self.arm("lm", "softmax", learn_temperature=True, finetune_from=base))
         return arms
@@ -129,11 +145,11 @@ CPU = Preset(
     head_sizes=(16, 64),
     n_layers=2,
     lm=TaskScale(
-        seq_len=64, batch=16, steps=250, lrs=(1e-3, 2.5e-3, 6e-3, 1.5e-2), eval_points=10,
+        seq_len=64, batch=16, steps=200, lrs=(1e-3, 2.5e-3, 6e-3, 1.5e-2), eval_points=10,
         val_sequences=64,
     ),
     recall=TaskScale(
-        seq_len=24, batch=32, steps=250, lrs=(1e-3, 3e-3, 1e-2), eval_points=10,
+        seq_len=24, batch=32, steps=200, lrs=(1e-3, 3e-3, 1e-2), eval_points=10,
         val_sequences=256,
     ),
 )  # fmt: skip

@@ -10,14 +10,19 @@ from softmax_claimcheck.experiments import analysis
 from softmax_claimcheck.experiments.data import load_corpus
 from softmax_claimcheck.experiments.reporting import TIMEOUT_S, curves, record_scale
 
-pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
+# one xdist worker runs every training check (`--dist loadgroup`): the grid trains once
+pytestmark = [
+    pytest.mark.training,
+    pytest.mark.timeout(TIMEOUT_S),
+    pytest.mark.xdist_group("training"),
+]
 
 
 @pytest.mark.claim("training-no-normalization-unstable")
 def test_unnormalized_attention_trains_less_stably(claim, evidence, training_grid):
-    k = training_grid.preset.instability_seeds
-    softmax = training_grid.get("lm", "softmax", clip=False, sweep_seeds=k, n_seeds=k)
-    raw = training_grid.get("lm", "raw", clip=False, sweep_seeds=k, n_seeds=k)
+    preset = training_grid.preset
+    softmax = training_grid.arms[preset.instability_arm("softmax").name]
+    raw = training_grid.arms[preset.instability_arm("raw").name]
     record_scale(evidence, training_grid, [softmax, raw])
     unigram = load_corpus().unigram_loss
 
