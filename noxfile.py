@@ -54,17 +54,11 @@ def _install(session: nox.Session, extras: str = "") -> None:
 @nox.session(python=PYTHON)
 def verify(session: nox.Session) -> None:
     """Every claim on every available device; writes reports/ and prints the verdict summary.
-    Two workers: one trains the experiment grid (the training checks are one xdist group), the
-    other runs every other check meanwhile (`-- -n 0` runs serially, with the same verdicts).
-    The test extra (scipy, pytest-xdist) also serves the README's `--impl scipy.special:softmax`."""
+    The test extra (scipy) serves the README's `--impl scipy.special:softmax` example."""
     _install(session, extras="test")
     session.run(
         "pytest",
         "tests/checks",
-        "-n",
-        "2",
-        "--dist",
-        "loadgroup",
         "--reports-dir",
         "reports",
         "-p",

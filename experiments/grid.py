@@ -19,6 +19,7 @@ import math
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, fields
@@ -112,15 +113,53 @@ def run_config(
     )
 
 
-_MEMO: dict[tuple[Preset, str | None], GridResult] = {}
+class GridStopped(Exception):
+    """The run ended before the grid did (the background training was told to stop)."""
+
+
+_MEMO: dict[tuple[Preset, str | None], Future] = {}
+_STOP = threading.Event()  # set: a background grid stops (its queued runs are dropped)
+_WAITING = threading.Event()  # set: someone waits for the grid, so a progress bar may show
 
 
 def results(preset: Preset, cache_dir: Path | None = None) -> GridResult:
-    """The whole grid of `preset`, computed at most once per process."""
+    """The whole grid of `preset`, computed at most once per process: here, or by the
+    background thread `start` began (then this waits for it)."""
     key = (preset, str(cache_dir) if cache_dir else None)
-    if key not in _MEMO:
-        _MEMO[key] = _compute(preset, cache_dir)
-    return _MEMO[key]
+    future = _MEMO.get(key)
+    if future is None:
+        future = _MEMO[key] = Future()
+        _settle(future, preset, cache_dir)
+    _WAITING.set()
+    return future.result()
+
+
+def start(preset: Preset, cache_dir: Path | None = None) -> None:
+    """Begin computing the grid in a background thread, so that training (in worker
+    processes) overlaps whatever this process does next; `results` then waits for it, and
+    `stop` ends it early."""
+    key = (preset, str(cache_dir) if cache_dir else None)
+    if key in _MEMO:
+        return
+    future = _MEMO[key] = Future()
+    _STOP.clear()
+    _WAITING.clear()
+    threading.Thread(
+        target=_settle, args=(future, preset, cache_dir), name="training-grid", daemon=True
+    ).start()
+
+
+def stop() -> None:
+    """End a background grid that nobody waits for any more (the run is over): its queued runs
+    are dropped, the running ones finish."""
+    _STOP.set()
+
+
+def _settle(future: Future, preset: Preset, cache_dir: Path | None) -> None:
+    try:
+        future.set_result(_compute(preset, cache_dir))
+    except BaseException as exc:  # the waiting check reports it (an ERROR), with its traceback
+        future.set_exception(exc)
 
 
 def _compute(preset: Preset, cache_dir: Path | None) -> GridResult:
@@ -160,7 +199,7 @@ class _Plan:
         self.arms = preset.arms()
         self.trained = [a for a in self.arms if a.finetune_from is None]
         self.finetuning = [a for a in self.arms if a.finetune_from is not None]
-        bases = {a.finetune_from for a in self.finetuning}
+        self.bases = {a.finetune_from for a in self.finetuning}
         self.rungs: dict[str, list[int]] = {}
         for a in self.trained:
             n = len(self.ladder(a))
@@ -170,18 +209,15 @@ class _Plan:
         self.seed_configs: dict[str, list[RunConfig]] = {}
         # a base arm's runs keep their final weights (in memory, and in the cache); its seed-0
         # run may be any rung of its sweep
-        self.keep = {c for a in self.trained if a.name in bases for cs in self.sweeps[a.name].values()
-                     for c in cs}  # fmt: skip
+        self.keep: set[RunConfig] = set()
+        for a in self.trained:
+            self._keep_if_base(a, [c for cs in self.sweeps[a.name].values() for c in cs])
 
     def ladder(self, arm: Arm) -> tuple[float, ...]:
         return self.preset.scale(arm.task).lrs
 
-    def _sweep(self, arm: Arm) -> dict[float, list[RunConfig]]:
-        lrs = self.ladder(arm)
-        return {
-            lrs[i]: [run_config(self.preset, arm, lrs[i], s) for s in range(arm.sweep_seeds)]
-            for i in sorted(self.rungs[arm.name])
-        }
+    def complete(self) -> bool:
+        return all(a.name in self.seed_configs for a in self.arms)
 
     def ready(self, done: dict[RunConfig, RunResult]) -> list[RunConfig]:
         """Every configuration whose inputs are known, run or not (the runner skips those it has
@@ -189,22 +225,27 @@ class _Plan:
         out = []
         for a in self.trained:
             sweep = self.sweeps[a.name]
-            out += [c for cs in sweep.values() for c in cs]
             if a.name not in self.best and all(cs[0] in done for cs in sweep.values()):
                 self._settle(a, {lr: done[cs[0]] for lr, cs in sweep.items()})
-            if a.name in self.best:
-                out += self.seed_configs[a.name]
+            out += [c for cs in self.sweeps[a.name].values() for c in cs]
+            out += self.seed_configs.get(a.name, [])
         for a in self.finetuning:
-            base = self.seed_configs.get(a.finetune_from or "")
-            if base is None:
-                continue
-            self.best[a.name] = self.best[a.finetune_from or ""]
-            lr = self.best[a.name]
-            self.seed_configs[a.name] = [
-                run_config(self.preset, a, lr, s, base=c) for s, c in enumerate(base)
-            ]
-            out += [c for c in self.seed_configs[a.name] if c.base in done]
+            base = a.finetune_from or ""
+            if base in self.best and a.name not in self.seed_configs:
+                self.best[a.name] = self.best[base]
+                self.seed_configs[a.name] = [
+                    run_config(self.preset, a, self.best[base], s, base=c)
+                    for s, c in enumerate(self.seed_configs[base])
+                ]
+            out += [c for c in self.seed_configs.get(a.name, []) if c.base in done]
         return out
+
+    def _sweep(self, arm: Arm) -> dict[float, list[RunConfig]]:
+        lrs = self.ladder(arm)
+        return {
+            lrs[i]: [run_config(self.preset, arm, lrs[i], s) for s in range(arm.sweep_seeds)]
+            for i in sorted(self.rungs[arm.name])
+        }
 
     def _settle(self, arm: Arm, sweep: dict[float, RunResult]) -> None:
         """Extend a bracketing sweep by one rung, or fix the arm's best rung and its seeds."""
@@ -214,16 +255,18 @@ class _Plan:
         if beyond is not None and 0 <= beyond < len(lrs) and beyond not in rungs:
             rungs.append(beyond)
             self.sweeps[arm.name] = self._sweep(arm)
-            if any(arm.name == a.finetune_from for a in self.finetuning):
-                self.keep.update(c for cs in self.sweeps[arm.name].values() for c in cs)
+            self._keep_if_base(arm, self.sweeps[arm.name][lrs[beyond]])
             return
         self.best[arm.name] = lrs[best]
         n_seeds = arm.n_seeds or self.preset.seeds
         self.seed_configs[arm.name] = [
             run_config(self.preset, arm, lrs[best], s) for s in range(n_seeds)
         ]
-        if any(arm.name == a.finetune_from for a in self.finetuning):
-            self.keep.update(self.seed_configs[arm.name])
+        self._keep_if_base(arm, self.seed_configs[arm.name])
+
+    def _keep_if_base(self, arm: Arm, configs: list[RunConfig]) -> None:
+        if arm.name in self.bases:
+            self.keep.update(configs)
 
 
 def _best_lr(sweep: dict[float, RunResult]) -> float:
@@ -258,10 +301,12 @@ class _Runner:
         again); a fine-tuning run starts from its base run's weights."""
         started: set[RunConfig] = set()
         pending: dict[Future, RunConfig] = {}
-        with _pool(self.preset) as pool, _progress(self.preset.name) as bar:
+        with _pool(self.preset) as pool, _Progress(self.preset.name) as bar:
             while True:
                 fresh = [c for c in dict.fromkeys(plan.ready(self.results)) if c not in started]
                 if not fresh and not pending:
+                    if not plan.complete():  # a defect of the plan, never a silent partial grid
+                        raise RuntimeError("the training plan stopped before every arm had run")
                     return
                 fresh.sort(key=_cost, reverse=True)  # long runs first: a shorter tail
                 hits = 0
@@ -275,11 +320,13 @@ class _Runner:
                         continue
                     initial = self.results[cfg.base].state if cfg.base is not None else None
                     pending[pool.submit(run_single_threaded, cfg, initial)] = cfg
-                    bar.total = (bar.total or 0) + 1
+                    bar.total += 1
                     bar.refresh()
                 if hits or not pending:
                     continue  # cached results may make more runs ready
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                if _STOP.is_set():
+                    raise GridStopped("the run ended before the training grid did")
                 for future in finished:
                     cfg = pending.pop(future)
                     result = future.result()
@@ -403,10 +450,33 @@ def _cost(cfg: RunConfig) -> float:
     return cfg.steps * cfg.seq_len * cfg.batch * cfg.n_layers
 
 
-def _progress(preset: str):
-    """A progress bar on an interactive terminal only (CI or not); its total grows as the plan
-    adds runs."""
-    from tqdm import tqdm
+class _Progress:
+    """A progress bar on an interactive terminal only (CI or not), shown once someone waits for
+    the grid (a background grid stays quiet while other checks print); its total grows as the
+    plan adds runs."""
 
-    quiet = not sys.stderr.isatty()
-    return tqdm(total=0, desc=f"training ({preset} preset)", unit="run", disable=quiet)
+    def __init__(self, preset: str) -> None:
+        self.label = f"training ({preset} preset)"
+        self.total = self.n = 0
+        self.bar = None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def refresh(self) -> None:
+        if self.bar is None and _WAITING.is_set() and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, initial=self.n, desc=self.label, unit="run")
+        if self.bar is not None:
+            self.bar.total = self.total
+            self.bar.n = self.n
+            self.bar.refresh()
+
+    def update(self, n: int) -> None:
+        self.n += n
+        self.refresh()

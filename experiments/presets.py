@@ -90,9 +90,7 @@ class Preset:
     def instability_arm(self, variant: str) -> Arm:
         """No clipping, every seed at every rung of the instability ladder."""
         k = self.instability_seeds
-        return self.arm(
-            "lm", variant, clip=False, full_sweep=True, sweep_seeds=k, n_seeds=k
-        )
+        return self.arm("lm", variant, clip=False, full_sweep=True, sweep_seeds=k, n_seeds=k)
 
     def arms(self) -> list[Arm]:
         """The whole grid, shared by every claim."""

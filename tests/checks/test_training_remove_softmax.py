@@ -14,12 +14,7 @@ from softmax_claimcheck.experiments.data import RecallTask
 from softmax_claimcheck.experiments.reporting import TIE, TIMEOUT_S, curves, decide, record_scale
 from softmax_claimcheck.experiments.stats import Interval, ratio_interval, t_interval
 
-# one xdist worker runs every training check (`--dist loadgroup`): the grid trains once
-pytestmark = [
-    pytest.mark.training,
-    pytest.mark.timeout(TIMEOUT_S),
-    pytest.mark.xdist_group("training"),
-]
+pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
 
 
 @pytest.mark.parametrize(

@@ -17,12 +17,7 @@ from softmax_claimcheck.experiments.reporting import (
 )
 from softmax_claimcheck.experiments.stats import ratio_interval, t_interval
 
-# one xdist worker runs every training check (`--dist loadgroup`): the grid trains once
-pytestmark = [
-    pytest.mark.training,
-    pytest.mark.timeout(TIMEOUT_S),
-    pytest.mark.xdist_group("training"),
-]
+pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
 HEAD_SIZES = PRESET.head_sizes
 
 

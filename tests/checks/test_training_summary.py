@@ -10,12 +10,7 @@ from softmax_claimcheck.experiments import analysis
 from softmax_claimcheck.experiments.data import load_corpus
 from softmax_claimcheck.experiments.reporting import TIMEOUT_S, curves, record_scale
 
-# one xdist worker runs every training check (`--dist loadgroup`): the grid trains once
-pytestmark = [
-    pytest.mark.training,
-    pytest.mark.timeout(TIMEOUT_S),
-    pytest.mark.xdist_group("training"),
-]
+pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
 
 
 @pytest.mark.claim("training-no-normalization-unstable")

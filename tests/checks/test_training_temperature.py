@@ -12,12 +12,7 @@ from softmax_claimcheck.experiments.plots import temperature_figure
 from softmax_claimcheck.experiments.reporting import TIE, TIMEOUT_S, decide, record_scale
 from softmax_claimcheck.experiments.stats import t_interval
 
-# one xdist worker runs every training check (`--dist loadgroup`): the grid trains once
-pytestmark = [
-    pytest.mark.training,
-    pytest.mark.timeout(TIMEOUT_S),
-    pytest.mark.xdist_group("training"),
-]
+pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
 
 
 def _halves(grid, evidence):
