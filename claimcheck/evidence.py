@@ -178,7 +178,9 @@ class Evidence:
         from PIL import Image
 
         raw = io.BytesIO()
-        fig.savefig(raw, format="png", dpi=72, bbox_inches="tight")
+        if fig.get_layout_engine() is None:
+            fig.set_layout_engine("tight")  # laid out as it draws: bbox_inches="tight" draws twice
+        fig.savefig(raw, format="png", dpi=72)
         plt.close(fig)
         # A 256-colour palette keeps line plots legible at a third of the size.
         small = io.BytesIO()

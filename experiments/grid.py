@@ -13,6 +13,7 @@ final weights of seed s of its base arm (kept in the cache as a .pt file beside 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import math
@@ -166,7 +167,8 @@ def _compute(preset: Preset, cache_dir: Path | None) -> GridResult:
     started = time.perf_counter()
     plan = _Plan(preset)
     runner = _Runner(preset, cache_dir)
-    runner.drive(plan)
+    with _cache_lock(cache_dir):
+        runner.drive(plan)
     runs = runner.results
     for run_result in runs.values():
         run_result.state = None  # the weights were needed only to start the fine-tuning
@@ -417,6 +419,25 @@ def run_single_threaded(cfg: RunConfig, initial_state: dict | None = None) -> Ru
         return run(cfg, initial_state)
     finally:
         torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def _cache_lock(cache_dir: Path | None):
+    """One process at a time trains into a cache directory: pytest-xdist workers that each get
+    training checks share one grid (the first trains it, the others then read it from the
+    cache) instead of training it twice side by side. Without a usable cache, no lock."""
+    if cache_dir is None:
+        yield
+        return
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(cache_dir / ".lock", "a")  # noqa: SIM115 (held across the yield)
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 @contextlib.contextmanager

@@ -40,7 +40,7 @@ def training_figure(arms: Sequence[ArmResult], title: str, metric: str = "val_lo
     """Three panels: the metric over training, mean attention entropy over training, and the
     final metric of each learning rate of each arm's sweep."""
     plt = _pyplot()
-    fig, (ax_loss, ax_entropy, ax_sweep) = plt.subplots(1, 3, figsize=(12, 3.2))
+    fig, (ax_loss, ax_entropy, ax_sweep) = plt.subplots(1, 3, figsize=(12, 3.2), layout="tight")
     label = "validation accuracy" if metric == "val_accuracy" else "validation loss (nats)"
     for arm in arms:
         steps, table = _curves(arm.seeds, lambda r: getattr(r, metric))
@@ -65,14 +65,13 @@ def training_figure(arms: Sequence[ArmResult], title: str, metric: str = "val_lo
     ax_entropy.set(xlabel="step", ylabel="attention entropy (nats)",
                    title="mean over layers, heads, rows")  # fmt: skip
     ax_sweep.set(xlabel="peak learning rate", ylabel=f"final {label}", title="sweep (seed 0)")
-    fig.tight_layout()
     return fig
 
 
 def temperature_figure(arm: ArmResult):
     """Learned temperature per layer: each head of each seed, and the mean."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.5, 3))
+    fig, ax = plt.subplots(figsize=(4.5, 3), layout="tight")
     for seed, run in enumerate(arm.seeds):
         temps = np.asarray(run.temperatures)
         layers = np.arange(1, temps.shape[0] + 1)

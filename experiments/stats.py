@@ -9,40 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
+from softmax_claimcheck.claimcheck.intervals import Interval
 
 CONFIDENCE = 0.95
-
-
-@dataclass(frozen=True)
-class Interval:
-    mean: float
-    low: float
-    high: float
-    n: int
-    what: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.mean:.4g} [{self.low:.4g}, {self.high:.4g}] (95% t-interval, n={self.n})"
-
-    def as_dict(self) -> dict[str, float | int | str]:
-        return {"mean": self.mean, "low": self.low, "high": self.high, "n": self.n}
-
-    def consistent_with_range(self, low: float, high: float, null: float) -> bool:
-        """A claimed effect size 'between low and high' (above `null`, the no-effect value)
-        holds when the interval overlaps [low, high] — the data cannot rule the claim out —
-        and lies entirely above `null` — the effect exists at all."""
-        return self.low > null and self.low <= high and self.high >= low
-
-    def excludes_zero_above(self) -> bool:
-        return self.low > 0
-
-    def excludes_zero_below(self) -> bool:
-        return self.high < 0
 
 
 @cache
@@ -70,10 +43,11 @@ def t_interval(values: Sequence[float], what: str = "") -> Interval:
     unbounded, e.g. a run that never reached the target)."""
     x = np.asarray(values, dtype=np.float64)
     mean = float(x.mean())
+    method = what or "t-interval over seeds"
     if len(x) < 2 or not np.isfinite(x).all():
-        return Interval(mean, -math.inf, math.inf, len(x), what)
+        return Interval(mean, -math.inf, math.inf, len(x), method, CONFIDENCE)
     half = t_quantile(0.5 + CONFIDENCE / 2, len(x) - 1) * float(x.std(ddof=1)) / math.sqrt(len(x))
-    return Interval(mean, mean - half, mean + half, len(x), what)
+    return Interval(mean, mean - half, mean + half, len(x), method, CONFIDENCE)
 
 
 def ratio_interval(numerators: Sequence[float], denominators: Sequence[float], what="") -> Interval:
@@ -81,7 +55,8 @@ def ratio_interval(numerators: Sequence[float], denominators: Sequence[float], w
     mapped back)."""
     logs = [_log(a) - _log(b) for a, b in zip(numerators, denominators, strict=True)]
     ci = t_interval([x if not math.isnan(x) else math.inf for x in logs])
-    return Interval(_exp(ci.mean), _exp(ci.low), _exp(ci.high), ci.n, what)
+    method = what or "geometric mean ratio: t-interval of the log ratios over seeds"
+    return Interval(_exp(ci.estimate), _exp(ci.low), _exp(ci.high), ci.n, method, CONFIDENCE)
 
 
 def _log(x: float) -> float:

@@ -359,7 +359,8 @@ def difference_interval(a: mc.Interval, b: mc.Interval) -> mc.Interval:
     """a − b for two independent CLT intervals: half-widths add in quadrature."""
     half = math.hypot(a.high - a.estimate, b.high - b.estimate)
     d = a.estimate - b.estimate
-    return mc.Interval(d, d - half, d + half, min(a.n, b.n), f"difference of ({a.method})")
+    method = f"difference of ({a.method})"
+    return mc.Interval(d, d - half, d + half, min(a.n, b.n), method, a.confidence)
 
 
 @pytest.mark.claim("scaling-keeps-softmax-stable")

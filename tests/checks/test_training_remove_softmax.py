@@ -9,10 +9,11 @@ import math
 from dataclasses import asdict
 
 import pytest
+from softmax_claimcheck.claimcheck.intervals import Interval
 from softmax_claimcheck.experiments import analysis
 from softmax_claimcheck.experiments.data import RecallTask
 from softmax_claimcheck.experiments.reporting import TIE, TIMEOUT_S, curves, decide, record_scale
-from softmax_claimcheck.experiments.stats import Interval, ratio_interval, t_interval
+from softmax_claimcheck.experiments.stats import ratio_interval, t_interval
 
 pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
 
@@ -132,7 +133,8 @@ def test_relu_learning_rate_sensitivity(claim, evidence, training_grid, task):
     half = analysis.Z95 * math.sqrt(2 * noise_s**2 + 2 * noise_r**2)
     if math.isinf(difference):  # a diverged relu run in the sweep: as sensitive as it gets
         half = 0.0
-    interval = Interval(difference, difference - half, difference + half, 2)
+    method = "normal approximation from the arms' seed noise"
+    interval = Interval(difference, difference - half, difference + half, 2, method)
     evidence.record_inputs(spread={"relu": spread_r, "softmax": spread_s, **interval.as_dict()})
     evidence.interval_decision(
         f"sweep spread ({unit}): relu − softmax",

@@ -109,9 +109,9 @@ def test_statistics_helpers():
     assert steps_to_target([0, 10, 20], [5.0, 3.0, 1.0], 2.0) == 15.0
     assert steps_to_target([0, 10], [5.0, 3.0], 1.0) == math.inf
     ci = t_interval([1.0, 2.0, 3.0])
-    assert ci.mean == 2.0 and ci.low < 2.0 < ci.high
+    assert ci.estimate == 2.0 and ci.low < 2.0 < ci.high
     ratio = ratio_interval([4.0, 4.0, 4.0], [2.0, 2.0, 2.0])
-    assert math.isclose(ratio.mean, 2.0) and math.isclose(ratio.low, 2.0)
+    assert math.isclose(ratio.estimate, 2.0) and math.isclose(ratio.low, 2.0)
 
 
 def test_instability_is_detected():

@@ -20,6 +20,7 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+from softmax_claimcheck.claimcheck.intervals import Interval
 from softmax_claimcheck.impl import oracle
 
 CONFIDENCE = 0.999
@@ -33,41 +34,14 @@ TOKENS = 16
 ROWS = 4096  # rows_to_decide(0.05) = 4070: a near-one-hot share of 0.55 against 0.5 is decided
 
 
-# -- intervals ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Interval:
-    """An estimate with a two-sided confidence interval. `bounds` is what
-    `Evidence.interval_decision` takes. (experiments/stats.py has its own Interval with `mean`,
-    `n`, `what`; the two should become one type with estimate, low, high, n, confidence,
-    method.)"""
-
-    estimate: float
-    low: float
-    high: float
-    n: int
-    method: str
-    confidence: float = CONFIDENCE
-
-    @property
-    def bounds(self) -> tuple[float, float]:
-        return (self.low, self.high)
-
-    def contains(self, value: float) -> bool:
-        return self.low <= value <= self.high
-
-    def __str__(self) -> str:
-        return f"{self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}]"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"estimate": self.estimate, "low": self.low, "high": self.high, "n": self.n}
-
-
+# -- intervals (claimcheck/intervals.py: one Interval type for every statistical check) ---------
 def mean_interval(x: np.ndarray, what: str = "mean") -> Interval:
     """CLT interval for a mean of independent values: x̄ ± z·s/√N."""
     x = np.asarray(x, dtype=np.float64).ravel()
     half = Z * float(x.std(ddof=1)) / math.sqrt(x.size)
     m = float(x.mean())
-    return Interval(m, m - half, m + half, x.size, f"{what}: x̄ ± {Z:.2f}·s/√N, N = {x.size}")
+    method = f"{what}: x̄ ± {Z:.2f}·s/√N, N = {x.size}"
+    return Interval(m, m - half, m + half, x.size, method, CONFIDENCE)
 
 
 def proportion_interval(flags: np.ndarray, what: str = "share") -> Interval:
@@ -78,9 +52,8 @@ def proportion_interval(flags: np.ndarray, what: str = "share") -> Interval:
     z2 = Z * Z
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = Z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return Interval(
-        p, max(centre - half, 0.0), min(centre + half, 1.0), n, f"{what}: Wilson, N = {n}"
-    )
+    low, high = max(centre - half, 0.0), min(centre + half, 1.0)
+    return Interval(p, low, high, n, f"{what}: Wilson, N = {n}", CONFIDENCE)
 
 
 def median_interval(x: np.ndarray, confidence: float = CONFIDENCE) -> Interval:
@@ -91,9 +64,8 @@ def median_interval(x: np.ndarray, confidence: float = CONFIDENCE) -> Interval:
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     lo = max(math.floor(n / 2 - z * math.sqrt(n) / 2) - 1, 0)
     hi = min(math.ceil(n / 2 + z * math.sqrt(n) / 2), n - 1)
-    return Interval(
-        float(np.median(x)), float(x[lo]), float(x[hi]), n, f"median: order statistics, N = {n}"
-    )
+    method = f"median: order statistics, N = {n}"
+    return Interval(float(np.median(x)), float(x[lo]), float(x[hi]), n, method, confidence)
 
 
 def median_ratio_interval(numerator: np.ndarray, denominator: np.ndarray) -> Interval:
@@ -108,6 +80,7 @@ def median_ratio_interval(numerator: np.ndarray, denominator: np.ndarray) -> Int
         a.high / b.low,
         a.n,
         f"ratio of medians: order-statistic intervals at {each:.2%} each, N = {a.n}",
+        CONFIDENCE,
     )
 
 
@@ -264,4 +237,5 @@ def gradient_ratio_interval(d_k: int, statistic: str) -> Interval:
         a_hi / b_lo if b_lo > 0 else math.inf,
         without.size,
         f"ratio of means: CLT intervals at {each:.2%} each, N = {without.size}",
+        CONFIDENCE,
     )
