@@ -47,8 +47,12 @@ def _install_torch(session: nox.Session) -> None:
 
 
 def _install(session: nox.Session, extras: str = "") -> None:
-    _install_torch(session)
-    session.install(NO_COMPILE, *CONSTRAINTS, "-e", f".[{extras}]" if extras else ".")
+    project = ("-e", f".[{extras}]" if extras else ".")
+    if TORCH_INDEX and os.environ.get("CLAIMCHECK_SYSTEM_TORCH") != "1":
+        _install_torch(session)  # from its own index, which lacks the other packages
+    elif os.environ.get("CLAIMCHECK_SYSTEM_TORCH") != "1":
+        project = (TORCH_CPU, *project)  # one pip call, one resolution
+    session.install(NO_COMPILE, *CONSTRAINTS, *project)
 
 
 @nox.session(python=PYTHON)

@@ -119,19 +119,19 @@ class GridStopped(Exception):
 
 
 _MEMO: dict[tuple[Preset, str | None], Future] = {}
-_STOP = threading.Event()  # set: a background grid stops (its queued runs are dropped)
-_WAITING = threading.Event()  # set: someone waits for the grid, so a progress bar may show
+_RUNNING: list[threading.Event] = []  # one per background grid: set, it stops
+_WAITING = threading.Event()  # set: someone waits for a grid, so a progress bar may show
 
 
 def results(preset: Preset, cache_dir: Path | None = None) -> GridResult:
     """The whole grid of `preset`, computed at most once per process: here, or by the
     background thread `start` began (then this waits for it)."""
     key = (preset, str(cache_dir) if cache_dir else None)
+    _WAITING.set()
     future = _MEMO.get(key)
     if future is None:
         future = _MEMO[key] = Future()
-        _settle(future, preset, cache_dir)
-    _WAITING.set()
+        _settle(future, preset, cache_dir, None)
     return future.result()
 
 
@@ -143,32 +143,39 @@ def start(preset: Preset, cache_dir: Path | None = None) -> None:
     if key in _MEMO:
         return
     future = _MEMO[key] = Future()
-    _STOP.clear()
-    _WAITING.clear()
-    threading.Thread(
-        target=_settle, args=(future, preset, cache_dir), name="training-grid", daemon=True
-    ).start()
+    stop_event = threading.Event()
+    _RUNNING.append(stop_event)
+    thread = threading.Thread(
+        target=_settle, args=(future, preset, cache_dir, stop_event), name="training-grid",
+        daemon=True,
+    )  # fmt: skip
+    thread.start()
 
 
 def stop() -> None:
-    """End a background grid that nobody waits for any more (the run is over): its queued runs
-    are dropped, the running ones finish."""
-    _STOP.set()
+    """End the background grids nobody waits for any more (the run is over): their queued runs
+    are dropped, the running ones finish. A grid computed in the caller's thread never stops."""
+    while _RUNNING:
+        _RUNNING.pop().set()
 
 
-def _settle(future: Future, preset: Preset, cache_dir: Path | None) -> None:
+def _settle(
+    future: Future, preset: Preset, cache_dir: Path | None, stop_event: threading.Event | None
+) -> None:
     try:
-        future.set_result(_compute(preset, cache_dir))
+        future.set_result(_compute(preset, cache_dir, stop_event))
     except BaseException as exc:  # the waiting check reports it (an ERROR), with its traceback
         future.set_exception(exc)
 
 
-def _compute(preset: Preset, cache_dir: Path | None) -> GridResult:
+def _compute(
+    preset: Preset, cache_dir: Path | None, stop_event: threading.Event | None = None
+) -> GridResult:
     started = time.perf_counter()
     plan = _Plan(preset)
     runner = _Runner(preset, cache_dir)
     with _cache_lock(cache_dir):
-        runner.drive(plan)
+        runner.drive(plan, stop_event)
     runs = runner.results
     for run_result in runs.values():
         run_result.state = None  # the weights were needed only to start the fine-tuning
@@ -296,11 +303,12 @@ class _Runner:
         self.problems.append(message)
         print(f"claimcheck training cache: {message}", file=sys.stderr)
 
-    def drive(self, plan: _Plan) -> None:
+    def drive(self, plan: _Plan, stop_event: threading.Event | None = None) -> None:
         """Run what `plan` says is ready (from the cache, or trained in parallel where the
         preset says so) until it says nothing more; results go to `self.results`. Runs in
         `plan.keep` keep their final weights (a cached one without stored weights is trained
-        again); a fine-tuning run starts from its base run's weights."""
+        again); a fine-tuning run starts from its base run's weights. A set `stop_event`
+        drops the queued runs (GridStopped)."""
         started: set[RunConfig] = set()
         pending: dict[Future, RunConfig] = {}
         with _pool(self.preset) as pool, _Progress(self.preset.name) as bar:
@@ -327,7 +335,7 @@ class _Runner:
                 if hits or not pending:
                     continue  # cached results may make more runs ready
                 finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                if _STOP.is_set():
+                if stop_event is not None and stop_event.is_set():
                     raise GridStopped("the run ended before the training grid did")
                 for future in finished:
                     cfg = pending.pop(future)

@@ -143,11 +143,11 @@ CPU = Preset(
     head_sizes=(16, 64),
     n_layers=2,
     lm=TaskScale(
-        seq_len=64, batch=16, steps=200, lrs=(1e-3, 2.5e-3, 6e-3, 1.5e-2), eval_points=10,
+        seq_len=64, batch=16, steps=160, lrs=(1e-3, 2.5e-3, 6e-3, 1.5e-2), eval_points=10,
         val_sequences=64,
     ),
     recall=TaskScale(
-        seq_len=24, batch=32, steps=200, lrs=(1e-3, 3e-3, 1e-2), eval_points=10,
+        seq_len=24, batch=32, steps=160, lrs=(1e-3, 3e-3, 1e-2), eval_points=10,
         val_sequences=256,
     ),
 )  # fmt: skip
