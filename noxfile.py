@@ -47,11 +47,14 @@ def _install_torch(session: nox.Session) -> None:
 
 
 def _install(session: nox.Session, extras: str = "") -> None:
-    project = ("-e", f".[{extras}]" if extras else ".")
-    if TORCH_INDEX and os.environ.get("CLAIMCHECK_SYSTEM_TORCH") != "1":
-        _install_torch(session)  # from its own index, which lacks the other packages
-    elif os.environ.get("CLAIMCHECK_SYSTEM_TORCH") != "1":
-        project = (TORCH_CPU, *project)  # one pip call, one resolution
+    """The project and its extras, with torch's CPU build: in the same pip call (one
+    resolution), or first from its own index where one is set (that index lacks the rest)."""
+    project = ["-e", f".[{extras}]" if extras else "."]
+    if os.environ.get("CLAIMCHECK_SYSTEM_TORCH") != "1":
+        if TORCH_INDEX:
+            _install_torch(session)
+        else:
+            project.insert(0, TORCH_CPU)
     session.install(NO_COMPILE, *CONSTRAINTS, *project)
 
 

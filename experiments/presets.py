@@ -1,12 +1,12 @@
 """Presets: how big the experiment grid is.
 
 * ``smoke``: seconds; exercised by the test suite to prove the pipeline runs; never a verdict.
-* ``cpu``: what ``nox -s verify`` runs (all training checks together within ~4 minutes on a
-  2-core machine).
+* ``cpu``: what ``nox -s verify`` runs (82 runs, about 4–5 minutes of two cores, in the
+  background of the other checks).
 * ``gpu``: larger, for one H100-class GPU (≤ ~10 minutes); CLAIMCHECK_TRAINING_PRESET=gpu.
 
 Every arm gets its own learning-rate sweep on the first seed, over a ladder of learning rates
-(rungs about 2.5× apart). Most arms bracket their best rung: they start at the two middle rungs
+(rungs 2.5–3× apart). Most arms bracket their best rung: they start at the two middle rungs
 and add the next rung beyond the better end until the best rung has a worse one on each side (or
 is the ladder's end); an arm whose sweep is itself evidence (``full_sweep``: the learning-rate
 sensitivity claim's softmax and relu arms, the instability arms) runs every rung, the instability
