@@ -84,12 +84,6 @@ def instability(run: RunResult, unigram_loss: float) -> str | None:
     return None
 
 
-def all_runs(arm: ArmResult) -> list[RunResult]:
-    """The sweep's runs and the seed runs (the best-LR seed-0 run appears once)."""
-    runs = list(arm.sweep.values())
-    return runs + [r for r in arm.seeds if all(r is not s for s in runs)]
-
-
 def sweep_spread(arm: ArmResult) -> float:
     """How much a learning rate off the arm's best one costs, over its sweep (one seed each),
     in the task's own unit: language modelling, final validation loss worst − best (nats);

@@ -46,6 +46,12 @@ class ArmResult:
     def name(self) -> str:
         return self.arm.name
 
+    @property
+    def runs(self) -> list[RunResult]:
+        """Every run of the arm once: its whole sweep (every seed at every rate), then the seed
+        runs the sweep does not hold."""
+        return self.sweep_runs + [r for r in self.seeds if all(r is not s for s in self.sweep_runs)]
+
 
 @dataclass
 class GridResult:
@@ -60,8 +66,7 @@ class GridResult:
     @property
     def cpu_s(self) -> float:
         """CPU time of every run in the grid (cached or not): its cost on idle cores."""
-        runs = {id(r): r for a in self.arms.values() for r in [*a.seeds, *a.sweep.values()]}
-        return sum(r.cpu_s for r in runs.values())
+        return sum(r.cpu_s for a in self.arms.values() for r in a.runs)
 
     def get(self, task: str, variant: str, d_k: int | None = None, **extra) -> ArmResult:
         return self.arms[self.preset.arm(task, variant, d_k, **extra).name]

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from softmax_claimcheck.claimcheck.intervals import Interval
 from softmax_claimcheck.experiments import presets
-from softmax_claimcheck.experiments.analysis import all_runs
 from softmax_claimcheck.experiments.data import load_corpus
 from softmax_claimcheck.experiments.grid import ArmResult, GridResult, code_version
 from softmax_claimcheck.experiments.plots import training_figure
@@ -34,7 +33,7 @@ def record_scale(evidence, grid: GridResult, arms: Sequence[ArmResult]) -> None:
     """The scale of the experiment behind a verdict: preset, model, data, budget, wall time."""
     preset = grid.preset
     first = arms[0].seeds[0]
-    runs = [r for a in arms for r in all_runs(a)]
+    runs = [r for a in arms for r in a.runs]
     evidence.record_inputs(
         preset=preset.name,
         device=preset.device,
@@ -66,8 +65,8 @@ def record_scale(evidence, grid: GridResult, arms: Sequence[ArmResult]) -> None:
                     f"{grid.preset.finetune_lr_factor} × its best learning rate",
                     "gradient_clipping": 1.0 if arm.arm.clip else "none",
                     "best_learning_rate": arm.best_lr,
-                    "wall_s_all_runs": round(sum(r.wall_s for r in all_runs(arm)), 1),
-                    "cpu_s_all_runs": round(sum(r.cpu_s for r in all_runs(arm)), 1),
+                    "wall_s_all_runs": round(sum(r.wall_s for r in arm.runs), 1),
+                    "cpu_s_all_runs": round(sum(r.cpu_s for r in arm.runs), 1),
                 }
             }
         )
@@ -112,11 +111,10 @@ def decide(
     import math
 
     from softmax_claimcheck.experiments.analysis import seeds_to_decide
-    from softmax_claimcheck.experiments.stats import CONFIDENCE
 
-    if claim.parameter("confidence") != CONFIDENCE:
+    if claim.parameter("confidence") != interval.confidence:
         raise ValueError(f"the claim states confidence {claim.parameter('confidence')}, the "
-                         f"intervals are {CONFIDENCE}")  # fmt: skip
+                         f"interval is {interval.confidence}")  # fmt: skip
     record_interval(evidence, quantity, interval, per_seed)
     if log_scale:  # ratios: intervals are t-intervals of the log ratios
         values = [math.log(v) if v > 0 else -math.inf for v in per_seed]
