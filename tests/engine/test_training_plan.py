@@ -143,11 +143,11 @@ def test_a_background_grid_stops_with_the_run_and_its_error_reaches_the_waiting_
 ):
     """stop() drops the queued runs; a check that still waits gets GridStopped (an ERROR,
     never a verdict). A grid computed in the caller's thread is not stopped by it."""
-    started = threading.Event()
+    started, stopped = threading.Event(), threading.Event()
 
     def fake_run(cfg, initial=None):
         started.set()
-        time.sleep(0.05)
+        stopped.wait(10)  # the grid is still at its first run when the run ends
         return RunResult(config=cfg.key(), eval_steps=[cfg.steps], val_loss=[fake_loss(cfg)],
                          val_accuracy=[0.5])  # fmt: skip
 
@@ -156,6 +156,7 @@ def test_a_background_grid_stops_with_the_run_and_its_error_reaches_the_waiting_
     grid.start(presets.SMOKE, tmp_path / "a")  # one worker: runs in the grid's own thread
     assert started.wait(10)
     grid.stop()
+    stopped.set()
     with pytest.raises(grid.GridStopped):
         grid.results(presets.SMOKE, tmp_path / "a")
     assert grid.results(presets.SMOKE, tmp_path / "b").preset is presets.SMOKE
