@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import pytest
+
 from softmax_claimcheck.claimcheck.model import Claim
 
 MARKER = "claim"

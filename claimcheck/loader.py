@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+
 from softmax_claimcheck.claimcheck.errors import (
     ClaimErrors,
     ClaimFileError,
@@ -278,7 +279,7 @@ def _check_inside(file: Path, claims_dir: Path) -> None:
 def _in_article_order(registry: dict[str, Claim], schema_path: Path) -> dict[str, Claim]:
     """Claims in the order a reader meets them: sections as the schema lists them (the article's
     order), then file and line."""
-    schema: dict[str, Any] = dict(_validator(schema_path).schema)  # type: ignore[arg-type]
+    schema: dict[str, Any] = dict(_validator(schema_path).schema)
     sections = schema.get("$defs", {}).get("section", {}).get("enum", [])
     rank = {name: i for i, name in enumerate(sections)}
 

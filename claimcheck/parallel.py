@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
 from softmax_claimcheck.claimcheck.linking import Link
 from softmax_claimcheck.claimcheck.verdicts import CheckResult, Outcome
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from softmax_claimcheck.claimcheck.context import ClaimContext
 from softmax_claimcheck.claimcheck.evidence import Evidence
 from softmax_claimcheck.claimcheck.linking import MARKER

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from softmax_claimcheck.claimcheck import parallel
 from softmax_claimcheck.claimcheck.errors import ClaimErrors
 from softmax_claimcheck.claimcheck.evidence import Evidence

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from softmax_claimcheck.claimcheck.errors import ClaimFileError, Location, excerpt, shorten
 
 MAX_FILE_BYTES = 1_000_000

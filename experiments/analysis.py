@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
 from softmax_claimcheck.experiments.grid import ArmResult
 from softmax_claimcheck.experiments.stats import steps_to_target
 from softmax_claimcheck.experiments.train import RunResult

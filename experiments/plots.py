@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
 from softmax_claimcheck.experiments.analysis import entropy_curve
 from softmax_claimcheck.experiments.grid import ArmResult
 

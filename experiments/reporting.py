@@ -118,7 +118,11 @@ def decide(
     record_interval(evidence, quantity, interval, per_seed)
     if log_scale:  # ratios: intervals are t-intervals of the log ratios
         values = [math.log(v) if v > 0 else -math.inf for v in per_seed]
-        bounds = tuple(None if b is None else math.log(b) for b in region)
+        low, high = region
+        bounds = (
+            None if low is None else math.log(low),
+            None if high is None else math.log(high),
+        )
     else:
         values, bounds = list(per_seed), region
     return evidence.interval_decision(

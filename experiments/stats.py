@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+
 from softmax_claimcheck.claimcheck.intervals import Interval
 
 CONFIDENCE = 0.95

@@ -19,9 +19,10 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
+from torch.nn import functional as F
+
 from softmax_claimcheck.experiments import data
 from softmax_claimcheck.experiments.model import ModelConfig, TinyTransformer
-from torch.nn import functional as F
 
 STATS_SEQUENCES = 8  # sequences of the fixed batch the attention statistics are measured on
 

@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from array_api_compat import array_namespace, device
+
 from softmax_claimcheck.impl import reference
 
 

@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from array_api_compat import array_namespace, device
+
 from softmax_claimcheck.impl import reference
 from softmax_claimcheck.impl.attention import causal_allowed, scores
 from softmax_claimcheck.impl.model import NUMPY_DTYPES, Implementation

@@ -205,7 +205,7 @@ def _compile_limits() -> Any:
 
     wanted = {"recompile_limit": 64, "cache_size_limit": 64, "fail_on_recompile_limit_hit": True}
     config = torch._dynamo.config
-    present = {k: v for k, v in wanted.items() if hasattr(config, k)}
+    present: dict[str, Any] = {k: v for k, v in wanted.items() if hasattr(config, k)}
     if "recompile_limit" in present:  # cache_size_limit is its older alias
         present.pop("cache_size_limit", None)
     return config.patch(**present)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+
 from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, Implementation
 
 if TYPE_CHECKING:

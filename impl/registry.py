@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pytest
+
 from softmax_claimcheck.impl.catalogue import builtin
 from softmax_claimcheck.impl.model import (
     ALL_DTYPES,

@@ -11,9 +11,10 @@ article. They are still run by a check whose selection their role and tags match
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import cast
 
 from softmax_claimcheck.impl.model import Implementation
 
@@ -44,7 +45,7 @@ class Selection:
 def _s(description: str, **fields: object) -> Selection:
     for key in ("tags", "any_tags"):
         if key in fields:
-            fields[key] = frozenset(fields[key])  # type: ignore[arg-type]
+            fields[key] = frozenset(cast("Iterable[str]", fields[key]))
     return Selection(description, **fields)  # type: ignore[arg-type]
 
 

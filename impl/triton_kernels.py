@@ -37,9 +37,10 @@ from typing import Any
 import torch
 import triton
 import triton.language as tl
+from triton.runtime.jit import JITFunction
+
 from softmax_claimcheck.impl.model import Implementation
 from softmax_claimcheck.impl.unsupported import NotSupported
-from triton.runtime.jit import JITFunction
 
 DTYPES = ("float32", "float16", "bfloat16")
 # The longest row the fused kernel keeps in registers: at 32768 columns and 32 warps ptxas

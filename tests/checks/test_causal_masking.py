@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from softmax_claimcheck.impl import attention
 from softmax_claimcheck.impl.registry import to_numpy
-
 from tests.checks.support.claims import (
     Worst,
     compare_printed_vector,

@@ -16,9 +16,9 @@ import math
 
 import numpy as np
 import pytest
+
 from softmax_claimcheck.impl import oracle
 from softmax_claimcheck.impl.registry import to_numpy
-
 from tests.checks.support.claims import (
     compare_to_exact,
 )

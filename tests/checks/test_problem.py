@@ -13,8 +13,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from softmax_claimcheck.impl import oracle
 
+from softmax_claimcheck.impl import oracle
 from tests.checks.support.masking import grid_values, sparsemax
 from tests.checks.support.sampling import mean_interval
 

@@ -13,10 +13,10 @@ import mpmath
 import numpy as np
 import pytest
 from array_api_compat import array_namespace
+
 from softmax_claimcheck.claimcheck.tolerance import CalibratedTolerance
 from softmax_claimcheck.impl import attention, oracle
 from softmax_claimcheck.impl.registry import to_numpy
-
 from tests.checks.support import sampling as mc
 from tests.checks.support.claims import (
     compare_to_exact,

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from softmax_claimcheck.impl import oracle
 
+from softmax_claimcheck.impl import oracle
 from tests.checks.support.claims import (
     Worst,
     compare_printed,

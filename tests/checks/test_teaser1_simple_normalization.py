@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from softmax_claimcheck.impl import oracle
 from softmax_claimcheck.impl.registry import to_numpy
-
 from tests.checks.support.claims import (
     compare_printed,
     compare_printed_vector,

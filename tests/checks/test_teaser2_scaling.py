@@ -15,8 +15,8 @@ import mpmath
 import numpy as np
 import pytest
 from hypothesis import given
-from softmax_claimcheck.impl import oracle
 
+from softmax_claimcheck.impl import oracle
 from tests.checks.support import sampling as mc
 from tests.checks.support.claims import (
     Worst,

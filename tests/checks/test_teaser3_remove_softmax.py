@@ -15,10 +15,10 @@ import mpmath
 import numpy as np
 import pytest
 from array_api_compat import array_namespace
+
 from softmax_claimcheck.claimcheck.tolerance import CalibratedTolerance, numeric_tolerance
 from softmax_claimcheck.impl import attention, oracle, reference
 from softmax_claimcheck.impl.registry import to_numpy
-
 from tests.checks.support import costs as fs
 
 ATTENTION = pytest.mark.cases("reference-attention")

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from softmax_claimcheck.impl import oracle
 from softmax_claimcheck.impl.attention import causal_allowed
 from softmax_claimcheck.impl.registry import to_numpy
-
 from tests.checks.support import sampling
 from tests.checks.support.claims import (
     compare_printed_vector,

@@ -14,8 +14,8 @@ from functools import cache
 import mpmath
 import numpy as np
 import pytest
-from softmax_claimcheck.impl import oracle
 
+from softmax_claimcheck.impl import oracle
 from tests.checks.support import sampling as mc
 from tests.checks.support.claims import (
     compare_to_exact,

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from softmax_claimcheck.claimcheck.tolerance import numeric_tolerance
 from softmax_claimcheck.impl import reference
 from softmax_claimcheck.impl.registry import to_numpy
-
 from tests.checks.support.claims import (
     Worst,
     compare_to_exact,

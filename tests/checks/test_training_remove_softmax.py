@@ -9,6 +9,7 @@ import math
 from dataclasses import asdict
 
 import pytest
+
 from softmax_claimcheck.claimcheck.intervals import Interval
 from softmax_claimcheck.experiments import analysis
 from softmax_claimcheck.experiments.data import RecallTask

@@ -6,6 +6,7 @@ decision is three-valued (a 95% t-interval over seeds against the claim's region
 from __future__ import annotations
 
 import pytest
+
 from softmax_claimcheck.experiments import analysis
 from softmax_claimcheck.experiments.reporting import (
     PRESET,

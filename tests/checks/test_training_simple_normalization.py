@@ -5,6 +5,7 @@ on language modelling. Every interval decision is three-valued."""
 from __future__ import annotations
 
 import pytest
+
 from softmax_claimcheck.experiments import analysis
 from softmax_claimcheck.experiments.data import load_corpus
 from softmax_claimcheck.experiments.reporting import (

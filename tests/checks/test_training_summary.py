@@ -6,6 +6,7 @@ mechanism that would hide an explosion), every seed at every learning rate of th
 from __future__ import annotations
 
 import pytest
+
 from softmax_claimcheck.experiments import analysis
 from softmax_claimcheck.experiments.data import load_corpus
 from softmax_claimcheck.experiments.reporting import TIMEOUT_S, curves, record_scale

@@ -7,6 +7,7 @@ grid's trained softmax models (one per seed); each is fine-tuned once."""
 from __future__ import annotations
 
 import pytest
+
 from softmax_claimcheck.experiments import analysis
 from softmax_claimcheck.experiments.plots import temperature_figure
 from softmax_claimcheck.experiments.reporting import TIE, TIMEOUT_S, decide, record_scale

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from softmax_claimcheck.impl import oracle, reference
 
+from softmax_claimcheck.impl import oracle, reference
 from tests.checks.support.claims import (
     Worst,
     compare_to_exact,

@@ -4,6 +4,7 @@ property named; the hidden ones (right on the happy path) only where they are wr
 from __future__ import annotations
 
 import pytest
+
 from softmax_claimcheck.impl import broken
 
 # name -> (the property that must fail, the only dtypes it may fail in, or None for any)

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from softmax_claimcheck.impl import broken
-from softmax_claimcheck.impl.registry import Registry
 
 from softmax_claimcheck.conformance import ConformanceError, assert_conforms, check, known
 from softmax_claimcheck.conformance.results import EXPECTED_FAIL, UNEXPECTED_PASS
+from softmax_claimcheck.impl import broken
+from softmax_claimcheck.impl.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTROLS = "tests.conformance.controls"
@@ -189,9 +189,8 @@ def test_installed_command_from_another_directory(tmp_path: Path, how: str) -> N
 
 def test_a_property_on_one_registry_case() -> None:
     """What an article check calls to reuse a property on an ImplCase."""
-    from softmax_claimcheck.impl.model import ImplCase
-
     from softmax_claimcheck.conformance.runner import decide_case
+    from softmax_claimcheck.impl.model import ImplCase
 
     registry = Registry.builtin()
     case = ImplCase(registry.get("torch-softmax"), "cpu", "float32")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from softmax_claimcheck.impl import pytest_plugin
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from softmax_claimcheck.claimcheck.plugin import RUN_KEY
 
+from softmax_claimcheck.claimcheck.plugin import RUN_KEY
 from tests.engine.conftest import ClaimsProject, claim_entry
 
 FLAGS = [

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from softmax_claimcheck.claimcheck.loader import load_claims
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from softmax_claimcheck.claimcheck.report.compare import compare
 from softmax_claimcheck.claimcheck.report.html import render
-
 from tests.engine.conftest import claim_entry
 
 

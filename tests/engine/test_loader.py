@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from softmax_claimcheck.claimcheck.errors import ClaimErrors
 from softmax_claimcheck.claimcheck.loader import load_claims
 from softmax_claimcheck.claimcheck.model import Kind, Verdict

@@ -11,6 +11,7 @@ import time
 
 import pytest
 import torch
+
 from softmax_claimcheck.experiments import grid, presets
 from softmax_claimcheck.experiments.model import causal_bias, causal_mask
 from softmax_claimcheck.experiments.train import RunConfig, RunResult

@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+
 from softmax_claimcheck.experiments import analysis, data, grid, presets, train
 from softmax_claimcheck.experiments.model import (
     VARIANTS,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from softmax_claimcheck.claimcheck.model import Claim, Kind, Reading, Role, Verdict
 from softmax_claimcheck.claimcheck.verdicts import (
     CheckResult,

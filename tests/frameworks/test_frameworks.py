@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from softmax_claimcheck.impl import oracle
 
 from softmax_claimcheck.frameworks import adapters as A
 from softmax_claimcheck.frameworks import measure as M
 from softmax_claimcheck.frameworks import table as T
+from softmax_claimcheck.impl import oracle
 
 torch = pytest.importorskip("torch")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from softmax_claimcheck.impl import library, pytest_plugin, reference, registry
 from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, ImplCase, Implementation
 from softmax_claimcheck.impl.unsupported import NotSupported

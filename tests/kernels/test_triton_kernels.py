@@ -23,6 +23,7 @@ pytest.importorskip(
     "triton", reason="triton is not installed (an optional extra: pip install -e '.[triton]')"
 )
 import torch
+
 from softmax_claimcheck.claimcheck.tolerance import numeric_tolerance
 from softmax_claimcheck.impl import attention, reference
 from softmax_claimcheck.impl import triton_kernels as tk

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
+
 from softmax_claimcheck.claimcheck.context import ClaimContext
 from softmax_claimcheck.claimcheck.evidence import Evidence
 from softmax_claimcheck.claimcheck.tolerance import numeric_tolerance

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from array_api_compat import array_namespace
+
 from softmax_claimcheck.impl.registry import ALL_DTYPES, NUMPY_DTYPES, Implementation, Registry
 
 

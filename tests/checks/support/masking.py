@@ -16,6 +16,7 @@ from typing import Any
 
 import mpmath
 import numpy as np
+
 from softmax_claimcheck.impl import oracle
 from softmax_claimcheck.impl.registry import ImplCase, to_numpy
 

@@ -20,6 +20,7 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+
 from softmax_claimcheck.claimcheck.intervals import Interval
 from softmax_claimcheck.impl import oracle
 

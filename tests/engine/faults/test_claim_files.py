@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+
 from softmax_claimcheck.claimcheck import loader, yaml_source
 from softmax_claimcheck.claimcheck.errors import excerpt, shorten
 from softmax_claimcheck.claimcheck.loader import load_claims
-
 from tests.engine.faults.helpers import CLAIM, GOOD, HEADER, claims_dir, load_errors, one_error
 
 # -- deep structures ---------------------------------------------------------------------------

@@ -11,13 +11,13 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from softmax_claimcheck.claimcheck.report.compare import (
     CompareFileError,
     compare,
     load_previous,
     resolve_path,
 )
-
 from tests.engine.conftest import claim_entry
 
 GOOD = {

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from softmax_claimcheck.claimcheck.evidence import Evidence, json_safe
 
+from softmax_claimcheck.claimcheck.evidence import Evidence, json_safe
 from tests.engine.conftest import claim_entry
 
 

@@ -12,8 +12,8 @@ import textwrap
 import time
 
 import pytest
-from softmax_claimcheck.claimcheck import hard_timeout
 
+from softmax_claimcheck.claimcheck import hard_timeout
 from tests.engine.conftest import claim_entry
 
 CONFTEST = """

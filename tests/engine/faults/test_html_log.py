@@ -7,8 +7,8 @@ import json
 import re
 
 import pytest
-from softmax_claimcheck.claimcheck.html_log import escape_test_id
 
+from softmax_claimcheck.claimcheck.html_log import escape_test_id
 from tests.engine.conftest import claim_entry
 
 ATTACK = "<img src=x onerror=alert(1)>"

@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+
 from softmax_claimcheck.experiments import grid
 from softmax_claimcheck.experiments.presets import SMOKE
 
@@ -79,6 +80,7 @@ def test_a_stored_run_is_read_back_as_a_hit(runner_and_path):
     """The round trip the cache exists for: a stored run (its weights live in a .pt file, never
     in the JSON) loads again with no problem reported, also with its weights."""
     import torch
+
     from softmax_claimcheck.experiments.train import RunResult
 
     runner, cfg, _ = runner_and_path
