@@ -1,5 +1,5 @@
 """Other frameworks' softmax, log-softmax and attention kernels in the conformance calling
-convention, so the same properties (softmax_claimcheck/conformance/properties.py) judge them.
+convention, so the same properties (softmax_claimcheck/conformance/catalogue.py) judge them.
 
 Every kernel is bridged as a *torch-convention* function: the conformance runner builds torch
 tensors (which have all four dtypes, bfloat16 included), the bridge hands the framework the same
