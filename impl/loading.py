@@ -96,6 +96,15 @@ class Callee:
 
 
 # -- loading ------------------------------------------------------------------------------------
+def import_module(name: str) -> Any:
+    """Import a module, capturing what it prints or warns while it imports; a LoadError
+    ("ModuleNotFoundError: ...") when it cannot be imported or exits."""
+    loaded = capture(importlib.import_module, name)
+    if loaded.raised:
+        raise LoadError(loaded.exception)
+    return loaded.output
+
+
 def load(spec: str) -> tuple[Any, str]:
     """`package.module:attribute[.attribute]` -> (the object, its name). What the module does
     while it imports (printing, warnings, an exception, sys.exit) is captured, not shown."""

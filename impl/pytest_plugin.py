@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from softmax_claimcheck.impl.loading import Callee, LoadError, RegistryFunction, learn, load
-from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, Implementation
+from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, ImplCase, Implementation
 
 if TYPE_CHECKING:
     from softmax_claimcheck.impl.registry import Registry
@@ -36,6 +36,7 @@ ENTRY_POINT_GROUP = "softmax_claimcheck.implementations"
 USER_TAGS = frozenset({"row-wise", "stable", "user"})
 ROLES = ("softmax", "log-softmax", "normalizer", "attention")
 CASES_MARKER = "cases"
+SIGNIFICAND_BITS = {"float64": 53, "float32": 24, "float16": 11, "bfloat16": 8}
 REGISTRY_KEY = pytest.StashKey["Registry"]()
 
 
@@ -83,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     declared = _declared(config)
     found = [from_option(spec, **declared) for spec in config.getoption("impl") or []]
     found += [from_entry_point(ep) for ep in entry_points(group=ENTRY_POINT_GROUP)]
-    from softmax_claimcheck.impl.registry import Registry, known_scope
+    from softmax_claimcheck.impl.registry import Registry
 
     registry = Registry.builtin()
     ids = [i.id for i in found]
@@ -93,14 +94,31 @@ def pytest_configure(config: pytest.Config) -> None:
             f"implementation id(s) already taken: {', '.join(clashes)}; "
             "give the functions distinct names"
         )
-    registry = registry.with_added(found)
-    config.stash[REGISTRY_KEY] = registry
-    from softmax_claimcheck.claimcheck.plugin import RUN_KEY
+    config.stash[REGISTRY_KEY] = registry.with_added(found)
 
-    run = config.stash.get(RUN_KEY, None)
-    if run is not None:
-        run.scope_members = registry.scope_members
-        run.known_scope = known_scope
+
+# -- what the engine learns about implementations (claimcheck/hookspecs.py) ---------------------
+@pytest.hookimpl(optionalhook=True)
+def pytest_claimcheck_scope_members(config: pytest.Config, scope: str) -> frozenset[str] | None:
+    registry = config.stash.get(REGISTRY_KEY, None)
+    return None if registry is None else registry.scope_members(scope)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_claimcheck_scope_known(config: pytest.Config, scope: str) -> bool | None:
+    from softmax_claimcheck.impl.registry import known_scope
+
+    return known_scope(scope) if REGISTRY_KEY in config.stash else None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_claimcheck_check_subject(config: pytest.Config, name: str, value: Any) -> Any:
+    """An implementation case: its labels, its id (scope) and its dtype's precision."""
+    if not isinstance(value, ImplCase):
+        return None
+    from softmax_claimcheck.claimcheck.hookspecs import CheckSubject
+
+    return CheckSubject(value.impl.id, value.labels(), SIGNIFICAND_BITS.get(value.dtype))
 
 
 def _declared(config: pytest.Config) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from softmax_claimcheck.claimcheck.verdicts import CheckResult, ClaimResult, Out
 
 SCHEMA_VERSION = 2
 IMPL_KEYS = ("implementation", "device", "dtype")
-PRECISE_FIRST = ("mpmath", "exact", "float64")
+EXACT_BITS = 10**6  # a check without an implementation computes with the exact oracle
 
 
 def rerun_commands(claim_id: str) -> list[str]:
@@ -82,11 +82,12 @@ def _reading_outcomes(result: ClaimResult, reading_id: str) -> dict[str, int]:
 
 
 def _precision_rank(check: CheckResult) -> int:
-    """Errata take the true value from the exact oracle first, then the most precise dtype."""
-    if "implementation" not in check.params:
-        return -1
-    values = " ".join(check.params.values())
-    return next((i for i, key in enumerate(PRECISE_FIRST) if key in values), len(PRECISE_FIRST))
+    """Errata take the true value from a check that runs no implementation (the exact oracle)
+    first, then from the implementation with the most precise arithmetic (lower ranks first);
+    the precision comes from the implementations plugin (claimcheck/hookspecs.py)."""
+    if check.implementation is None:
+        return -EXACT_BITS
+    return -(check.precision_bits or 0)
 
 
 def errata(results: Iterable[ClaimResult]) -> list[dict[str, Any]]:

@@ -150,8 +150,9 @@ BUILTINS = [
 
 @pytest.mark.parametrize("impl_id", BUILTINS)
 def test_builtins_conform_with_their_known_deviations(impl_id: str) -> None:
-    """Each built-in conforms on the CPU once its known deviations (data on its entry, impl/catalogue.py) are
-    expected; none of those deviations has stopped occurring (that would fail: strict)."""
+    """Each built-in conforms on the CPU once its known deviations (data on its entry in
+    impl/catalogue.py) are expected; none of those deviations has stopped occurring (that would
+    fail: strict)."""
     result = check(Registry.builtin().get(impl_id))
     assert result.ok, result.summary()
 
