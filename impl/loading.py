@@ -96,7 +96,7 @@ class Callee:
 
 
 # -- loading ------------------------------------------------------------------------------------
-def import_module(name: str) -> Any:
+def load_module(name: str) -> Any:
     """Import a module, capturing what it prints or warns while it imports; a LoadError
     ("ModuleNotFoundError: ...") when it cannot be imported or exits."""
     loaded = capture(importlib.import_module, name)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from softmax_claimcheck.impl.loading import LoadError, import_module
+from softmax_claimcheck.impl.loading import LoadError, load_module
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 INSTALL_HINT = "pip install 'softmax-claimcheck[frameworks]'"
@@ -60,7 +60,7 @@ class Framework:
             self._checked = True
             for module in self.modules:
                 try:
-                    import_module(module)
+                    load_module(module)
                 except LoadError as exc:  # ImportError, or a broken install
                     self._reason = (
                         f"not installed: {module} cannot be imported ({exc}); {INSTALL_HINT}"
@@ -75,7 +75,7 @@ class Framework:
             return {}
         found = {}
         for module in self.modules:
-            mod = import_module(module)
+            mod = load_module(module)
             found[module] = str(getattr(mod, "__version__", "?"))
         return found
 
