@@ -132,8 +132,9 @@ def _round(value: Any, decimals: int | None) -> Any:
     return f"{value:.{decimals}f}"
 
 
-def conformance(results: Iterable[ClaimResult]) -> dict[str, Any]:
-    """Claims × implementation/device/dtype: the worst outcome of the checks in each cell."""
+def implementation_matrix(results: Iterable[ClaimResult]) -> dict[str, Any]:
+    """The implementation matrix: claims × implementation/device/dtype, the worst outcome of
+    the checks in each cell. (verdict.json keeps its schema-2 key `conformance` for it.)"""
     order = [
         Outcome.CRASHED,
         Outcome.NOT_EXECUTED,
@@ -208,7 +209,7 @@ def build(
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "claims": [_claim_dict(r) for r in verdicts],
         "errata": errata_rows,
-        "conformance": conformance(verdicts),
+        "conformance": implementation_matrix(verdicts),
     }
 
 

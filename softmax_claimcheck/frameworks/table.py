@@ -209,7 +209,7 @@ def markdown(data: dict[str, Any]) -> str:
         lines.append("")
     lines += [
         "Every kernel is judged by the conformance properties of `softmax-claimcheck conform` "
-        "(`softmax_claimcheck/conformance/properties.py`) and measured by "
+        "(`softmax_claimcheck/conformance/catalogue.py`) and measured by "
         "`softmax_claimcheck/frameworks/measure.py`; torch's kernels are the reference rows. "
         f"CUDA: {A.CUDA_OUT_OF_SCOPE}. Inputs are rounded to the dtype first and the exact "
         "oracle (mpmath, 50 digits) is computed on the rounded input, so a difference that "
