@@ -186,7 +186,7 @@ def from_option(spec: str, **declared: Any) -> Implementation:
 def from_entry_point(ep: EntryPoint) -> Implementation:
     where = f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP}"
     try:
-        target, _ = load(ep.value)
+        target, _ = load(f"{ep.module}:{ep.attr or ''}")
     except LoadError as exc:
         raise pytest.UsageError(f"{where}: {exc}") from None
     return resolve(target, where, default_name=ep.name, prefer_given_name=True)
