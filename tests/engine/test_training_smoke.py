@@ -127,7 +127,7 @@ def test_instability_is_detected():
 def test_smoke_preset_runs_the_whole_pipeline():
     """The grid, every measurement the checks use, and the figures, at the smoke scale."""
     preset = presets.SMOKE
-    result = grid.results(preset)
+    result = grid.TrainingGrids().results(preset)
     assert set(result.arms) == {a.name for a in preset.arms()}
     small = preset.head_sizes[0]
     scaled, unscaled = result.get("lm", "softmax", small), result.get("lm", "unscaled", small)
