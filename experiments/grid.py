@@ -31,7 +31,7 @@ from softmax_claimcheck.experiments.train import RunConfig, RunResult, run
 
 MAX_CACHE_BYTES = 64 * 1024 * 1024  # a cached run is a few KB; more is not one of ours
 
-CODE_FILES = ("data.py", "model.py", "train.py")
+CODE_FILES = ("data.py", "transformer.py", "train.py")
 
 
 @dataclass

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from softmax_claimcheck.experiments import grid, presets
-from softmax_claimcheck.experiments.model import causal_bias, causal_mask
 from softmax_claimcheck.experiments.train import RunConfig, RunResult
+from softmax_claimcheck.experiments.transformer import causal_bias, causal_mask
 
 PRESET = presets.CPU  # a ladder of four learning rates for language modelling, three for recall
 LADDER = PRESET.lm.lrs

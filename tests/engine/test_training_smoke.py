@@ -10,16 +10,16 @@ import pytest
 import torch
 
 from softmax_claimcheck.experiments import analysis, data, grid, presets, train
-from softmax_claimcheck.experiments.model import (
+from softmax_claimcheck.experiments.plots import temperature_figure, training_figure
+from softmax_claimcheck.experiments.stats import ratio_interval, steps_to_target, t_interval
+from softmax_claimcheck.experiments.train import RunConfig, RunResult
+from softmax_claimcheck.experiments.transformer import (
     VARIANTS,
     ModelConfig,
     TinyTransformer,
     attention_weights,
     causal_linear_attention,
 )
-from softmax_claimcheck.experiments.plots import temperature_figure, training_figure
-from softmax_claimcheck.experiments.stats import ratio_interval, steps_to_target, t_interval
-from softmax_claimcheck.experiments.train import RunConfig, RunResult
 
 
 def test_harness_learns_well_below_the_unigram_baseline():

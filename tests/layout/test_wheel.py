@@ -6,6 +6,7 @@ other projects' modules)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -34,8 +35,18 @@ def _ok(result: subprocess.CompletedProcess) -> str:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    # built as a user's pip builds it: in an isolated build environment
-    _ok(_run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", out, ROOT, cwd=out))
+    # From a copy of the tracked files (pip builds in the source tree and would leave build/ in
+    # the checkout), as a user's pip builds it: in an isolated build environment.
+    source = tmp_path_factory.mktemp("source")
+    tracked = _ok(_run("git", "ls-files", "-z", cwd=ROOT)).split("\0")
+    for name in filter(None, tracked):
+        target = source / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (ROOT / name).is_symlink():
+            target.symlink_to(os.readlink(ROOT / name))
+        elif (ROOT / name).is_file():
+            shutil.copy2(ROOT / name, target)
+    _ok(_run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", out, source, cwd=out))
     (built,) = out.glob("softmax_claimcheck-*.whl")
     return built
 
