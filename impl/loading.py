@@ -115,7 +115,7 @@ def load(spec: str) -> tuple[Any, str]:
         sys.path.insert(0, "")  # like `python -m`: modules in the current directory load
     loaded = capture(importlib.import_module, module_name)
     if isinstance(loaded.error, ImportError):
-        raise LoadError(f"{spec}: cannot import module {module_name!r}: {loaded.error}")
+        raise LoadError(f"{spec}: cannot import module {module_name!r}: {loaded.exception}")
     if loaded.raised:
         raise LoadError(f"{spec}: importing {module_name!r} {did(loaded.exception)}")
     target: Any = loaded.output
