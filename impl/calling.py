@@ -1,9 +1,18 @@
 """Calling an implementation under test: the one place that captures what the user's code does
-besides returning (warnings, printing, exceptions, `sys.exit`, time).
+besides returning (warnings, printing, exceptions, `sys.exit`, time) and bounds how long a call
+may take.
 
-Those are the implementation's behaviour, never errors of the run: `capture` records them in a
-`Call`; `returned` hands the output to a check, turning a raise or an exit into a failure of
-the implementation (an AssertionError that names it), never a crash of the harness.
+Those are the implementation's behaviour, never errors of the run: `capture` / `invoke` record
+them in a `Call`; `returned` hands the output to a check, turning a raise, an exit or a timeout
+into a failure of the implementation (an AssertionError that names it), never a crash of the
+harness.
+
+Time: `invoke(..., timeout=T)` bounds the call in this process (impl/time_bound.py: SIGALRM,
+main thread only; a call that holds the GIL in C is beyond it). A process that runs calls for a
+supervisor (the conformance worker) installs a `Monitor`: it hears of every call before it
+starts (with a description of its input, set by the caller with `about`) and after it returns,
+so the supervisor can kill the process when a call outlives its bound, or name the call the
+process died in.
 """
 
 from __future__ import annotations
@@ -12,9 +21,13 @@ import contextlib
 import io
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from softmax_claimcheck.impl.time_bound import CallTimedOut, within
+
+DEFAULT_TIMEOUT_S = 10.0  # the per-call bound of `conform --timeout` and `--impl-timeout`
 
 
 @dataclass
@@ -30,20 +43,63 @@ class Call:
     # does not take (flash attention with d_v ≠ d_qk): not supported, not a failure
     not_supported: str = ""
     error: BaseException | None = field(default=None, repr=False)
+    timed_out: bool = False  # did not return within its bound (exception says so)
 
     @property
     def raised(self) -> bool:
         return bool(self.exception)
 
 
+class Monitor(Protocol):
+    """Told of every call of the implementation (installed by a supervised worker process)."""
+
+    def before(self, about: str, timeout: float | None) -> None: ...
+
+    def after(self, call: Call) -> None: ...
+
+
+_monitor: Monitor | None = None
+_about: list[str] = []
+
+
+def set_monitor(monitor: Monitor | None) -> None:
+    global _monitor
+    _monitor = monitor
+
+
+@contextlib.contextmanager
+def about(description: str) -> Iterator[None]:
+    """What the calls in the body are given (for a monitor: the input of a call that hangs)."""
+    _about.append(description)
+    try:
+        yield
+    finally:
+        _about.pop()
+
+
 def capture(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Call:
     """Call fn, recording its warnings, printing, exceptions, sys.exit and time
-    (KeyboardInterrupt still stops the run). numpy's floating-point warnings are the
+    (KeyboardInterrupt still stops the run), with no time bound of its own."""
+    return invoke(fn, args, kwargs)
+
+
+def invoke(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...] = (),
+    kwargs: dict[str, Any] | None = None,
+    *,
+    timeout: float | None = None,
+) -> Call:
+    """Call fn(*args, **kwargs) within `timeout` seconds (None: unbounded), recording its
+    warnings, printing, exceptions, sys.exit and time. numpy's floating-point warnings are the
     implementation's too."""
     from softmax_claimcheck.impl.unsupported import NotSupported
 
     call = Call()
     buffer = io.StringIO()
+    monitor = _monitor
+    if monitor is not None:
+        monitor.before(_about[-1] if _about else describe(args, kwargs or {}), timeout)
     start = time.perf_counter()
     with (
         warnings.catch_warnings(record=True) as caught,
@@ -52,7 +108,10 @@ def capture(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Call:
     ):
         warnings.simplefilter("always")
         try:
-            call.output = fn(*args, **kwargs)
+            with within(timeout):
+                call.output = fn(*args, **(kwargs or {}))
+        except CallTimedOut as exc:
+            call.exception, call.timed_out, call.error = str(exc), True, exc
         except SystemExit as exc:
             call.exception = f"called sys.exit({exc.code!r})"
             call.error = exc
@@ -71,7 +130,25 @@ def capture(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Call:
             seen.append(text)
     call.warnings = seen
     call.printed = buffer.getvalue()[-2000:]
+    if monitor is not None:
+        monitor.after(call)
     return call
+
+
+def describe(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A cheap description of a call's arguments (shapes and dtypes of arrays)."""
+
+    def one(value: Any) -> str:
+        shape = getattr(value, "shape", None)
+        if shape is not None and hasattr(value, "dtype"):
+            dtype = str(value.dtype).removeprefix("torch.")
+            device = getattr(value, "device", None)
+            where = f" on {device}" if device is not None and str(device) != "cpu" else ""
+            return f"{dtype} array of shape {tuple(shape)}{where}"
+        return repr(value)[:80]
+
+    parts = [one(a) for a in args] + [f"{k}={one(v)}" for k, v in kwargs.items()]
+    return ", ".join(parts)
 
 
 def returned(call: Call) -> Any:
@@ -85,8 +162,10 @@ def returned(call: Call) -> Any:
 
 
 def did(exception: str) -> str:
-    """'raised ValueError: ...' or 'called sys.exit(3)'."""
-    return exception if exception.startswith("called") else f"raised {exception}"
+    """'raised ValueError: ...', 'called sys.exit(3)', 'timed out after 10 s' or 'ended the
+    process ...'."""
+    own = ("called", "timed out", "ended", "was killed")
+    return exception if exception.startswith(own) else f"raised {exception}"
 
 
 def first_line(message: Any) -> str:

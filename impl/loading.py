@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from softmax_claimcheck.impl.calling import Call, capture, did, returned
+from softmax_claimcheck.impl.calling import Call, did, invoke, returned
 from softmax_claimcheck.impl.model import Implementation
 
 KINDS = ("softmax", "log-softmax", "attention")
@@ -58,17 +58,22 @@ class Callee:
     convention: str  # "axis" | "dim" | "axis-or-dim" | "sdpa" | "registry"
     supports: frozenset[str] = frozenset(SDPA_KEYWORDS)  # the SDPA keywords it takes
     _keyword: str | None = field(default=None, repr=False)  # learned for "axis-or-dim"
+    timeout: float | None = None  # each call's time bound in seconds (impl/calling.py)
+
+    def call(self, *args: Any, **kwargs: Any) -> Call:
+        """One call of the function through the seam, within its time bound."""
+        return invoke(self.fn, args, kwargs, timeout=self.timeout)
 
     def softmax(self, x: Any, axis: int = -1) -> Call:
         if self.convention == "registry":
-            return capture(self.fn, x, axis=axis)
+            return self.call(x, axis=axis)
         if self.convention in ("axis", "dim"):
-            return capture(self.fn, x, **{self.convention: axis})
+            return self.call(x, **{self.convention: axis})
         if self._keyword is not None:
-            return capture(self.fn, x, **{self._keyword: axis})
-        call = capture(self.fn, x, axis=axis)
+            return self.call(x, **{self._keyword: axis})
+        call = self.call(x, axis=axis)
         if call.exception.startswith("TypeError"):
-            other = capture(self.fn, x, dim=axis)
+            other = self.call(x, dim=axis)
             if not other.raised:
                 self._keyword = "dim"
                 return other
@@ -82,7 +87,7 @@ class Callee:
         if self.convention == "registry":
             if scale is not None:
                 raise AssertionError("registry attentions take no scale")
-            return capture(self.fn, q, k, v, allowed=mask, causal=causal)
+            return self.call(q, k, v, allowed=mask, causal=causal)
         if mask is not None and causal:
             raise AssertionError("SDPA's convention: never attn_mask together with is_causal")
         kwargs: dict[str, Any] = {}
@@ -92,28 +97,30 @@ class Callee:
             kwargs["is_causal"] = True
         if scale is not None:
             kwargs["scale"] = scale
-        return capture(self.fn, q, k, v, **kwargs)
+        return self.call(q, k, v, **kwargs)
 
 
 # -- loading ------------------------------------------------------------------------------------
-def load_module(name: str) -> Any:
+def load_module(name: str, timeout: float | None = None) -> Any:
     """Import a module, capturing what it prints or warns while it imports; a LoadError
-    ("ModuleNotFoundError: ...") when it cannot be imported or exits."""
-    loaded = capture(importlib.import_module, name)
+    ("ModuleNotFoundError: ...") when it cannot be imported, exits or does not finish within
+    `timeout` seconds."""
+    loaded = invoke(importlib.import_module, (name,), timeout=timeout)
     if loaded.raised:
         raise LoadError(loaded.exception)
     return loaded.output
 
 
-def load(spec: str) -> tuple[Any, str]:
+def load(spec: str, timeout: float | None = None) -> tuple[Any, str]:
     """`package.module:attribute[.attribute]` -> (the object, its name). What the module does
-    while it imports (printing, warnings, an exception, sys.exit) is captured, not shown."""
+    while it imports (printing, warnings, an exception, sys.exit, not finishing within
+    `timeout` seconds) is captured, not shown."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         raise LoadError(f"{spec}: expected package.module:function, e.g. scipy.special:softmax")
     if "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")  # like `python -m`: modules in the current directory load
-    loaded = capture(importlib.import_module, module_name)
+    loaded = invoke(importlib.import_module, (module_name,), timeout=timeout)
     if isinstance(loaded.error, ImportError):
         raise LoadError(f"{spec}: cannot import module {module_name!r}: {loaded.exception}")
     if loaded.raised:
@@ -127,7 +134,9 @@ def load(spec: str) -> tuple[Any, str]:
 
 
 # -- learning -----------------------------------------------------------------------------------
-def of_registry(implementation: Implementation, kind: str = "auto") -> Callee:
+def of_registry(
+    implementation: Implementation, kind: str = "auto", timeout: float | None = None
+) -> Callee:
     """A built-in (or a user's Implementation object) called with its own signature."""
     if implementation.role not in KINDS:
         raise LoadError(f"{implementation.id}: role {implementation.role!r} has no contract")
@@ -140,14 +149,21 @@ def of_registry(implementation: Implementation, kind: str = "auto") -> Callee:
         implementation.fn,
         "registry",
         supports=frozenset({"attn_mask", "is_causal"}),
+        timeout=timeout,
     )
 
 
 def learn(
-    fn: Any, name: str | None = None, *, kind: str = "auto", backend: str | None = None
+    fn: Any,
+    name: str | None = None,
+    *,
+    kind: str = "auto",
+    backend: str | None = None,
+    timeout: float | None = None,
 ) -> Callee:
     """A function's kind, backend and convention, from its signature and one tiny probe; the
-    caller may fix the kind or the backend (then that part is not guessed)."""
+    caller may fix the kind or the backend (then that part is not guessed). Every call,
+    the probe's too, is bounded by `timeout` seconds."""
     if kind not in (*KINDS, "auto"):
         raise LoadError(f"--kind {kind}: choose one of {', '.join(KINDS)} or auto")
     if not callable(fn):
@@ -166,7 +182,7 @@ def learn(
     failures: list[str] = []
     for candidate in candidates:
         try:
-            callee = _make(fn, short, candidate, params, backend)
+            callee = _make(fn, short, candidate, params, backend, timeout)
         except LoadError as exc:
             failures.append(str(exc))
             continue
@@ -200,6 +216,7 @@ def _make(
     kind: str,
     params: dict[str, inspect.Parameter] | None,
     backend: str | None,
+    timeout: float | None,
 ) -> Callee:
     var_keyword = params is not None and any(
         p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
@@ -208,7 +225,9 @@ def _make(
         supports = frozenset(SDPA_KEYWORDS)
         if params is not None and not var_keyword:
             supports = frozenset(k for k in SDPA_KEYWORDS if k in params)
-        callee = Callee(name, kind, backend or "?", fn, "sdpa", supports=supports)
+        callee = Callee(
+            name, kind, backend or "?", fn, "sdpa", supports=supports, timeout=timeout
+        )
     else:
         convention = "axis-or-dim"
         if params is not None:
@@ -217,7 +236,7 @@ def _make(
             if (keyword is None and not var_keyword) or len(others) > 1:
                 raise LoadError(f"wrong signature {name}{inspect.signature(fn)}; {SIGNATURE_HELP}")
             convention = keyword or "axis-or-dim"
-        callee = Callee(name, kind, backend or "?", fn, convention)
+        callee = Callee(name, kind, backend or "?", fn, convention, timeout=timeout)
     if backend is None:
         callee.backend = _probe_backend(callee)
     return callee
@@ -292,6 +311,12 @@ def _probe_backend(callee: Callee) -> str:
                 else:
                     call = callee.softmax(args[0], -1)
                     expected = tuple(args[0].shape)
+            if call.timed_out:  # probing on would only wait again
+                raise LoadError(
+                    f"cannot call {callee.name} as a {callee.kind}: on {dtype} {label} of shape "
+                    f"{tuple(args[0].shape)} it {did(call.exception)}; give --kind and "
+                    "--backend to judge it anyway"
+                )
             if call.raised:
                 failures.append(f"on {dtype} {label} it {did(call.exception)}")
                 continue

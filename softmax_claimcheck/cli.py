@@ -8,16 +8,36 @@ Exit codes:
      recorded a behaviour (fully masked rows) that matches what was declared
   1  at least one property fails (including an exception or sys.exit of the implementation)
   2  usage error: bad arguments, the module cannot be imported, the function cannot be called
+     (also when importing it or the probe call hangs past its bound or ends the process)
   3  the conformance runner itself crashed on a check (a defect of ours; please report it)
+  4  did not finish: interrupted (Ctrl-C, SIGTERM) or --total-timeout reached; what was
+     decided is written (conformance.json "finished": false), the rest is "not run"
+
+Time: each call of the implementation gets --timeout seconds (default 10; importing its module
+3x that). The implementation runs in a worker process; a call past its bound (even in C code
+holding the GIL) is killed, and a call that ends the process (os._exit, a crash) is recorded:
+either fails that property on that dtype, and the rest of that dtype is not run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL, EXIT_UNFINISHED = 0, 1, 2, 3, 4
+
+
+def seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text}: give a positive number of seconds")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
         prog="softmax-claimcheck",
         description="Conformance of softmax / log-softmax / attention implementations.",
         epilog="exit codes: 0 conforms, 1 a property fails, 2 usage error or cannot load, "
-        "3 internal error of the runner",
+        "3 internal error of the runner, 4 did not finish (interrupted, --total-timeout)",
     )
     sub = main.add_subparsers(dest="command", required=True)
     conform = sub.add_parser(
@@ -54,6 +74,19 @@ def parser() -> argparse.ArgumentParser:
     conform.add_argument(
         "--out", default="conformance-report", help="directory for conformance.html/.json"
     )
+    conform.add_argument(
+        "--timeout",
+        type=seconds,
+        default=None,
+        metavar="S",
+        help="seconds each call of the implementation may take (default 10)",
+    )
+    conform.add_argument(
+        "--total-timeout",
+        type=seconds,
+        metavar="S",
+        help="seconds the whole run may take; then it stops and writes what was decided",
+    )
     conform.add_argument("--no-files", action="store_true", help="write no files")
     conform.add_argument("-q", "--quiet", action="store_true", help="print the summary only")
     return main
@@ -65,24 +98,42 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: 2 on bad usage, 0 on --help
         return int(exc.code or 0)
     from softmax_claimcheck.conformance import UsageError, check
-    from softmax_claimcheck.conformance import page as render
+    from softmax_claimcheck.conformance.progress import Progress
+    from softmax_claimcheck.conformance.supervisor import WorkerDefect
+    from softmax_claimcheck.impl.calling import DEFAULT_TIMEOUT_S
 
     try:
-        result = check(
-            args.target,
-            kind=args.kind,
-            dtypes=args.dtypes,
-            devices=args.devices,
-            fully_masked=args.fully_masked,
-            backend=args.backend,
-            properties=args.property,
-        )
+        with stop_on_signals():
+            result = check(
+                args.target,
+                kind=args.kind,
+                dtypes=args.dtypes,
+                devices=args.devices,
+                fully_masked=args.fully_masked,
+                backend=args.backend,
+                properties=args.property,
+                timeout=args.timeout or DEFAULT_TIMEOUT_S,
+                total_timeout=args.total_timeout,
+                isolated=True,
+                progress=Progress.on_terminal(sys.stderr),
+            )
     except UsageError as exc:
         print(f"softmax-claimcheck conform: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except WorkerDefect as exc:
+        print(f"softmax-claimcheck conform: internal error (please report it):\n{exc}")
+        return EXIT_INTERNAL
+    return report(result, args)
+
+
+def report(result: Any, args: argparse.Namespace) -> int:
+    """Print the table and the failures, write the files, and say the exit code."""
+    from softmax_claimcheck.conformance import page as render
+
     out = sys.stdout
     if not args.quiet:
-        print(render.table(result), file=out)
+        if result.properties:
+            print(render.table(result), file=out)
         for check_result in result.failures:
             print(
                 f"\n{check_result.outcome.upper()}: {check_result.property} "
@@ -93,16 +144,43 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  exception: {check_result.exception.strip()}", file=out)
             if check_result.inputs:
                 print(f"  input: {check_result.inputs[:800]}", file=out)
+        for reason, cases in render.not_run_by_reason(result).items():
+            print(f"\nNOT RUN ({len(cases)}): {reason}", file=out)
         warned = sorted({w for c in result.checks for w in c.warnings})
         if warned:
             print("\nthe implementation warned (recorded, not an error): " + "; ".join(warned[:5]))
     if not args.no_files:
-        page, data = render.write(result, Path(args.out))
+        try:
+            page, data = render.write(result, Path(args.out))
+        except OSError as exc:
+            print(f"softmax-claimcheck conform: cannot write {args.out}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         print(f"\nwrote {page} and {data}", file=out)
     print(result.summary(), file=out)
     if result.errors:
         return EXIT_INTERNAL
+    if not result.finished:
+        return EXIT_UNFINISHED
     return EXIT_OK if result.ok else EXIT_FAIL
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Ctrl-C and SIGTERM stop the run: the supervisor keeps what was decided (Stopped)."""
+    from softmax_claimcheck.conformance.supervisor import Stopped
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Stopped(f"interrupted by {signal.Signals(signum).name}")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

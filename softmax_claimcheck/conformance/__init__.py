@@ -11,6 +11,13 @@ From Python or a pytest suite::
 `check` takes a function (softmax/log-softmax `f(x, axis=-1)` or `f(x, dim=-1)`; attention with
 the calling convention of torch's `scaled_dot_product_attention`), a `"module:function"` string,
 or a registry `impl.model.Implementation`; it returns a `Result` (results.py).
+
+Each call of the implementation is bounded by `timeout` seconds. A `"module:function"` string is
+judged in a worker process (supervisor.py) that is killed when a call outlives its bound, holding
+the GIL or not, or that the implementation ends (os._exit, a crash): the property fails with
+what happened. A function object is judged in this process, where the bound is a SIGALRM in the
+main thread (impl/time_bound.py): it ends Python code and blocking calls, not C code that holds
+the GIL.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from typing import Any
 
 from softmax_claimcheck.conformance.results import ConformanceError, PropertyCheck, Result
 from softmax_claimcheck.conformance.subject import UsageError, subject_for
+from softmax_claimcheck.impl.calling import DEFAULT_TIMEOUT_S
 from softmax_claimcheck.impl.loading import load
 
 __all__ = [
@@ -50,13 +58,41 @@ def check(
     backend: str | None = None,
     properties: Sequence[str] | None = None,
     name: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
+    total_timeout: float | None = None,
+    isolated: bool | None = None,
+    progress: Any = None,
 ) -> Result:
-    """Judge `fn` by every property of its kind on each declared device and dtype."""
+    """Judge `fn` by every property of its kind on each declared device and dtype, each call
+    within `timeout` seconds (None: unbounded). `isolated` (default: when `fn` is a
+    "module:function" string) runs it in a worker process; `total_timeout` bounds that whole
+    run (the result is then marked unfinished)."""
     from softmax_claimcheck.conformance.runner import run
 
+    if timeout is not None and timeout <= 0:
+        raise UsageError(f"timeout {timeout:g}: give a positive number of seconds")
+    if isolated is None:
+        isolated = isinstance(fn, str)
+    if isolated:
+        if not isinstance(fn, str):
+            raise UsageError("isolated=True needs a 'module:function' string")
+        from softmax_claimcheck.conformance.supervisor import Job, Supervisor
+
+        job = Job(
+            fn,
+            kind=kind,
+            dtypes=_split(dtypes),
+            devices=_split(devices),
+            fully_masked=fully_masked,
+            backend=backend,
+            properties=list(properties) if properties else None,
+            timeout=timeout,
+            total_timeout=total_timeout,
+        )
+        return Supervisor(job, progress=progress).run()
     label: str
     if isinstance(fn, str):
-        target, _ = load(fn)
+        target, _ = load(fn, timeout=timeout)
         label = name or fn
     else:
         target = fn
@@ -74,6 +110,7 @@ def check(
         devices=_split(devices),
         fully_masked=fully_masked,
         backend=backend,
+        timeout=timeout,
     )
     return run(subject, only=set(properties) if properties else None)
 

@@ -4,7 +4,9 @@ recorded), seeded inputs, and the plain reference in the dtype under test.
 
 A check ends in one of: returning normally (pass), `PropertyFailed` (fail), `Unsupported` (not
 supported), `Behaviour` (recorded; it fails only against what the implementation declared),
-`ImplementationRaised` (the user's code raised or exited: a fail, with the exception). Anything
+`ImplementationRaised` (the user's code raised or exited: a fail, with the exception),
+`ImplementationTimedOut` (a call outlived its time bound: a fail, and the rest of the device and
+dtype is not run). Anything
 else is a defect of the runner. Inputs are small and fixed (seeded), so every run finds the same
 counterexample; values are multiples of 1/8 so that they are exact in every float dtype, and the
 exact oracle (impl/oracle.py) judges the inputs as the dtype represents them.
@@ -24,7 +26,7 @@ import numpy as np
 from softmax_claimcheck.claimcheck.tolerance import numeric_tolerance
 from softmax_claimcheck.conformance.subject import Subject
 from softmax_claimcheck.impl import oracle, reference
-from softmax_claimcheck.impl.calling import Call, capture
+from softmax_claimcheck.impl.calling import Call, about, invoke
 
 
 # -- how a check ends ---------------------------------------------------------------------------
@@ -53,6 +55,14 @@ class Behaviour(Exception):
 
 
 class ImplementationRaised(Exception):
+    def __init__(self, call: Call, inputs: str) -> None:
+        super().__init__(call.exception)
+        self.call, self.inputs = call, inputs
+
+
+class ImplementationTimedOut(Exception):
+    """A call did not return within its bound: a fail, never a recorded behaviour."""
+
     def __init__(self, call: Call, inputs: str) -> None:
         super().__init__(call.exception)
         self.call, self.inputs = call, inputs
@@ -110,10 +120,14 @@ class Ctx:
     def backward(self, out: Any, g: Any, inputs: str) -> None:
         """(out · g).sum().backward(), through the seam: the implementation's autograd is its
         code too (its warnings, printing and exceptions are recorded)."""
-        self._done(capture(lambda: (out * g).sum().backward()), inputs)
+        with about(f"backward of the output for {inputs}"):
+            call = invoke(lambda: (out * g).sum().backward(), timeout=self.subject.callee.timeout)
+        self._done(call, inputs)
 
     def _done(self, call: Call, inputs: str) -> Any:
         self.calls.append(call)
+        if call.timed_out:
+            raise ImplementationTimedOut(call, inputs)
         if call.not_supported:
             raise Unsupported(call.not_supported)
         if call.raised:
@@ -121,9 +135,10 @@ class Ctx:
         return call.output
 
     def softmax_raw(self, x: Any, axis: int = -1, shown: Any = None) -> Any:
-        with np.errstate(all="warn"):
+        inputs = f"x = {show(to64(x) if shown is None else shown)}, axis={axis}"
+        with np.errstate(all="warn"), about(inputs):
             call = self.subject.softmax(x, axis)
-        return self._done(call, f"x = {show(to64(x) if shown is None else shown)}, axis={axis}")
+        return self._done(call, inputs)
 
     def softmax(self, values: Any, axis: int = -1) -> np.ndarray:
         """The implementation's output for these float64 values, back as float64 numpy."""
@@ -142,15 +157,17 @@ class Ctx:
         if missing:
             raise Unsupported(f"takes no `{missing[0]}` keyword")
         mask = kw.get("mask")
-        call = self.subject.attention(
-            q,
-            k,
-            v,
-            mask=None if mask is None else self.mask(mask),
-            causal=kw.get("causal", False),
-            scale=kw.get("scale"),
-        )
-        return self._done(call, attention_inputs(q, k, v, **kw))
+        inputs = attention_inputs(q, k, v, **kw)
+        with about(inputs):
+            call = self.subject.attention(
+                q,
+                k,
+                v,
+                mask=None if mask is None else self.mask(mask),
+                causal=kw.get("causal", False),
+                scale=kw.get("scale"),
+            )
+        return self._done(call, inputs)
 
     def attention(self, q: Any, k: Any, v: Any, **kw: Any) -> np.ndarray:
         out = self.attention_raw(self.arr(q), self.arr(k), self.arr(v), **kw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from pathlib import Path
 
 from softmax_claimcheck.conformance.results import (
@@ -12,6 +13,7 @@ from softmax_claimcheck.conformance.results import (
     ERROR,
     EXPECTED_FAIL,
     FAIL,
+    NOT_RUN,
     NOT_SUPPORTED,
     PASS,
     UNEXPECTED_PASS,
@@ -27,6 +29,7 @@ SHORT = {
     EXPECTED_FAIL: "xfail",
     UNEXPECTED_PASS: "XPASS",
     ERROR: "ERROR",
+    NOT_RUN: "n/r",
 }
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
@@ -34,7 +37,7 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 text-align:left;vertical-align:top}th{background:#f4f4f4}
 .pass{background:#e6f4e6}.fail,.unexpected-pass,.error{background:#fbdada;font-weight:bold}
 .not-supported{background:#eee;color:#666}.behaviour{background:#e6eefc}
-.expected-fail{background:#fff3d6}pre{white-space:pre-wrap;background:#f8f8f8;padding:.5em}
+.expected-fail{background:#fff3d6}.not-run{background:#fde9c8}pre{white-space:pre-wrap;background:#f8f8f8;padding:.5em}
 .ok{color:#175917}.bad{color:#a00}
 """
 
@@ -55,7 +58,15 @@ def render(result: Result) -> str:
         f"<h1>Conformance of <code>{e(result.implementation)}</code></h1>",
         f"<p class='{'ok' if result.ok else 'bad'}'><b>{e(result.kind)} ({e(result.backend)}): "
         f"{verdict}</b>. {e(result.summary())}</p>",
-        f"<p>Declared: {e(json.dumps(result.declared))}. Took {result.seconds:.1f} s.</p>",
+        *(
+            [f"<p class='bad'><b>Unfinished: {e(result.stopped)}.</b> The checks not decided "
+             "before the stop are marked “not run”.</p>"]
+            if not result.finished
+            else []
+        ),
+        f"<p>Declared: {e(json.dumps(result.declared))}. Took {result.seconds:.1f} s"
+        + (f"; each call bounded by {result.timeout:g} s" if result.timeout else "")
+        + ".</p>",
         "<table><tr><th>property</th>",
         *(f"<th>{e(d)}/{e(t)}</th>" for d, t in columns),
         "</tr>",
@@ -84,6 +95,11 @@ def render(result: Result) -> str:
                 parts.append(f"<p>Exception:</p><pre>{e(check.exception)}</pre>")
             if check.inputs:
                 parts.append(f"<p>Input:</p><pre>{e(check.inputs)}</pre>")
+    if result.not_run:
+        parts.append("<h2>Not run</h2><ul>")
+        for reason, cases in not_run_by_reason(result).items():
+            parts.append(f"<li>{e(reason)}: {e(', '.join(cases))}</li>")
+        parts.append("</ul>")
     noted = [c for c in result.checks if c.outcome in (BEHAVIOUR, EXPECTED_FAIL) or c.warnings]
     if noted:
         parts.append("<h2>Behaviours, known deviations and warnings</h2><ul>")
@@ -103,11 +119,25 @@ def render(result: Result) -> str:
     return "\n".join(parts)
 
 
+def not_run_by_reason(result: Result) -> dict[str, list[str]]:
+    """The checks not run, grouped by why: {reason: ["property [device/dtype]", ...]}."""
+    grouped: dict[str, list[str]] = {}
+    for check in result.not_run:
+        grouped.setdefault(check.message, []).append(f"{check.property} [{check.case}]")
+    return grouped
+
+
 def write(result: Result, out_dir: Path) -> tuple[Path, Path]:
+    """Both files, each written whole or not at all (a temporary file, then renamed)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     page, data = out_dir / "conformance.html", out_dir / "conformance.json"
-    page.write_text(render(result), encoding="utf-8")
-    data.write_text(json.dumps(result.to_json(), indent=1, default=str) + "\n", encoding="utf-8")
+    for path, text in (
+        (data, json.dumps(result.to_json(), indent=1, default=str) + "\n"),
+        (page, render(result)),
+    ):
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
     return page, data
 
 

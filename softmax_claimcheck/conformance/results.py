@@ -13,6 +13,12 @@ per property × device × dtype. Each check is decided on its own (DESIGN.md, "C
 - expected fail: a known deviation of a built-in (data beside it) that occurred.
 - unexpected pass: a known deviation that no longer occurs (strict: fails the run).
 - error: the conformance runner itself crashed, a defect of ours (fails the run, exit 3).
+- not run: never judged: the run stopped first (Ctrl-C, SIGTERM, the total time bound), or an
+  earlier call on the same device and dtype timed out or ended the worker process (fails the
+  run: a check not run never reads as passed).
+
+A timeout is a fail of the property it happened in ("timed out after 10 s", with the input).
+A Result whose run stopped early has `finished` False and says why in `stopped`.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ BEHAVIOUR = "behaviour"
 EXPECTED_FAIL = "expected fail"
 UNEXPECTED_PASS = "unexpected pass"
 ERROR = "error"
-OUTCOMES = (PASS, FAIL, NOT_SUPPORTED, BEHAVIOUR, EXPECTED_FAIL, UNEXPECTED_PASS, ERROR)
-FAILING = frozenset({FAIL, UNEXPECTED_PASS, ERROR})
-SCHEMA_VERSION = 1
+NOT_RUN = "not run"
+OUTCOMES = (PASS, FAIL, NOT_SUPPORTED, BEHAVIOUR, EXPECTED_FAIL, UNEXPECTED_PASS, ERROR, NOT_RUN)
+FAILING = frozenset({FAIL, UNEXPECTED_PASS, ERROR})  # listed one by one as failures
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -47,6 +54,7 @@ class PropertyCheck:
     behaviour: str = ""  # for recorded behaviours: "nan", "zeros", "uniform", ...
     measured: float | None = None
     bound: float | None = None
+    timed_out: bool = False  # a call did not return within its bound (or ended the process)
 
     @builtins.property  # the field `property` shadows the builtin here
     def failed(self) -> bool:
@@ -77,11 +85,19 @@ class Result:
     checks: list[PropertyCheck]
     environment: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    finished: bool = True  # False: the run stopped early (interrupt, total time bound)
+    stopped: str = ""  # why it stopped early
+    timeout: float | None = None  # the per-call time bound, seconds
 
     @property
     def ok(self) -> bool:
-        """True when no check failed: the implementation conforms (on what it declared)."""
-        return not any(c.failed for c in self.checks)
+        """True when the run finished and no check failed or went unjudged: the
+        implementation conforms (on what it declared)."""
+        return self.finished and not any(c.failed or c.outcome == NOT_RUN for c in self.checks)
+
+    @property
+    def not_run(self) -> list[PropertyCheck]:
+        return [c for c in self.checks if c.outcome == NOT_RUN]
 
     @property
     def errors(self) -> list[PropertyCheck]:
@@ -109,9 +125,20 @@ class Result:
     def summary(self) -> str:
         counts = ", ".join(f"{n} {o}" for o, n in self.counts().items() if n)
         verdict = "CONFORMS" if self.ok else "DOES NOT CONFORM"
+        if not self.finished:
+            verdict = f"UNFINISHED ({self.stopped})"
         failing = self.failed_properties()
         tail = f" (failing: {', '.join(failing)})" if failing else ""
         return f"{self.implementation} [{self.kind}, {self.backend}]: {verdict}{tail}; {counts}"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Result:
+        """The inverse of to_json (the conformance worker sends its frame this way)."""
+        names = {f for f in cls.__dataclass_fields__}
+        kept = {k: v for k, v in data.items() if k in names}
+        kept["properties"] = [PropertyInfo(**p) for p in kept.get("properties", [])]
+        kept["checks"] = [PropertyCheck(**c) for c in kept.get("checks", [])]
+        return cls(**kept)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -134,4 +161,6 @@ class ConformanceError(AssertionError):
                 lines.append(f"    raised {check.exception}")
             if check.inputs:
                 lines.append(f"    input: {check.inputs}")
+        if result.not_run:
+            lines.append(f"  {len(result.not_run)} checks not run: {result.not_run[0].message}")
         super().__init__("\n".join(lines))

@@ -1,10 +1,16 @@
-"""Run the property catalogue on one implementation × device × dtype and decide each check."""
+"""Run the property catalogue on one implementation × device × dtype and decide each check.
+
+In this process (the Python API on a function object) or in the conformance worker process
+(worker.py, supervised by supervisor.py). Once a call times out on a device and dtype, that
+column's remaining properties are not run (each would wait out the bound again); rerunning with
+`--property` judges one of them alone."""
 
 from __future__ import annotations
 
 import platform
 import time
 import traceback
+from collections.abc import Callable
 
 import numpy as np
 
@@ -15,6 +21,7 @@ from softmax_claimcheck.conformance.results import (
     ERROR,
     EXPECTED_FAIL,
     FAIL,
+    NOT_RUN,
     NOT_SUPPORTED,
     PASS,
     UNEXPECTED_PASS,
@@ -40,10 +47,13 @@ def device_reason(subject: Subject, device: str) -> str | None:
     return None
 
 
-def run(subject: Subject, *, only: set[str] | None = None) -> Result:
-    """Every property of the subject's kind, on each of its declared devices and dtypes; the
-    columns also show the backend's usual dtypes that were not declared (not supported)."""
-    start = time.perf_counter()
+Cell = tuple[str, str, str]  # property id, device, dtype
+
+
+def plan(subject: Subject, only: set[str] | None = None) -> Result:
+    """The run's frame: every property of the subject's kind, on each of its declared devices
+    and dtypes (the columns also show the backend's usual dtypes that were not declared, as not
+    supported); no checks yet."""
     props = [p for p in catalogue(subject.kind) if only is None or p.id in only]
     usual = (
         ("float64", "float32", "float16")
@@ -51,11 +61,6 @@ def run(subject: Subject, *, only: set[str] | None = None) -> Result:
         else ("float64", "float32", "float16", "bfloat16")
     )
     dtypes = list(subject.dtypes) + [d for d in usual if d not in subject.dtypes]
-    checks: list[PropertyCheck] = []
-    for device in subject.devices:
-        for dtype in dtypes:
-            for prop in props:
-                checks.append(judge_property(subject, prop, device, dtype))
     return Result(
         implementation=subject.name,
         kind=subject.kind,
@@ -65,9 +70,57 @@ def run(subject: Subject, *, only: set[str] | None = None) -> Result:
         dtypes=dtypes,
         declared=subject.declared,
         properties=[PropertyInfo(p.id, p.title, p.statement) for p in props],
-        checks=checks,
+        checks=[],
         environment=environment(subject),
-        seconds=round(time.perf_counter() - start, 3),
+        timeout=subject.callee.timeout,
+    )
+
+
+def cells(frame: Result) -> list[Cell]:
+    """The order in which the checks are judged: device, dtype, property."""
+    return [(p.id, d, t) for d in frame.devices for t in frame.dtypes for p in frame.properties]
+
+
+def run(
+    subject: Subject,
+    *,
+    only: set[str] | None = None,
+    skip: set[Cell] | frozenset[Cell] = frozenset(),
+    stopped: dict[tuple[str, str], str] | None = None,
+    on_start: Callable[[Cell], None] | None = None,
+    on_done: Callable[[PropertyCheck], None] | None = None,
+) -> Result:
+    """Judge every cell of the plan but those in `skip` (decided elsewhere); columns in
+    `stopped` ({(device, dtype): why}) are not run."""
+    start = time.perf_counter()
+    result = plan(subject, only)
+    by_id = {p.id: p for p in catalogue(subject.kind)}
+    stopped = dict(stopped or {})
+    for cell in cells(result):
+        if cell in skip:
+            continue
+        prop_id, device, dtype = cell
+        if on_start is not None:
+            on_start(cell)
+        why = stopped.get((device, dtype))
+        if why is not None:
+            check = PropertyCheck(prop_id, device, dtype, NOT_RUN, why)
+        else:
+            check = judge_property(subject, by_id[prop_id], device, dtype)
+            if check.timed_out:
+                stopped[(device, dtype)] = column_stopped(check)
+        result.checks.append(check)
+        if on_done is not None:
+            on_done(check)
+    result.seconds = round(time.perf_counter() - start, 3)
+    return result
+
+
+def column_stopped(check: PropertyCheck) -> str:
+    """Why the rest of a column is not run after `check` timed out or ended the process."""
+    return (
+        f"not run: {check.property} on {check.case} {check.exception or 'timed out'}; "
+        f"rerun with --property ID to judge one alone"
     )
 
 
@@ -94,10 +147,11 @@ def judge_property(subject: Subject, prop: Property, device: str, dtype: str) ->
     except H.PropertyFailed as failed:
         result.outcome, result.message, result.inputs = FAIL, failed.message, failed.inputs
         result.measured, result.bound = failed.measured, failed.bound
-    except H.ImplementationRaised as raised:
+    except (H.ImplementationRaised, H.ImplementationTimedOut) as raised:
         result.outcome = FAIL
         result.message = f"the implementation {did(raised.call.exception)} on {dtype}"
         result.exception, result.inputs = raised.call.exception, raised.inputs
+        result.timed_out = raised.call.timed_out
     except H.Unsupported as unsupported:
         result.outcome, result.message = NOT_SUPPORTED, str(unsupported)
     except H.Behaviour as behaviour:

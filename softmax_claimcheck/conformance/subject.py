@@ -66,8 +66,10 @@ def subject_for(
     devices: tuple[str, ...] | None = None,
     fully_masked: str | None = None,
     backend: str | None = None,
+    timeout: float | None = None,
 ) -> Subject:
-    """A Subject for a function or a registry Implementation, with the user's declarations."""
+    """A Subject for a function or a registry Implementation, with the user's declarations;
+    each call of it is bounded by `timeout` seconds (impl/calling.py)."""
     if fully_masked is not None and fully_masked not in FULLY_MASKED:
         raise UsageError(f"--fully-masked {fully_masked}: choose one of {', '.join(FULLY_MASKED)}")
     declared = {
@@ -77,10 +79,10 @@ def subject_for(
     }
     builtin = target if isinstance(target, Implementation) else None
     if builtin is not None:
-        callee = of_registry(builtin, kind)
+        callee = of_registry(builtin, kind, timeout=timeout)
     else:
         try:
-            callee = learn(target, name, kind=kind, backend=backend)
+            callee = learn(target, name, kind=kind, backend=backend, timeout=timeout)
         except LoadError as exc:
             raise UsageError(f"{name}: {exc}") from None
     default: tuple[str, ...] = (
