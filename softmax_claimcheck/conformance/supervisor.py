@@ -257,16 +257,15 @@ class Supervisor:
             )
         else:
             where = "" if timed_out else " inside the call"
-            if timed_out:
-                what += " (it did not respond: the worker process was ended)"
+            killed = " (it ignored the in-process bound: its worker was killed)" if timed_out else ""
             check = PropertyCheck(
                 prop,
                 device,
                 dtype,
                 FAIL,
-                f"the implementation {what}{where} on {dtype}",
+                f"the implementation {what}{where} on {dtype}{killed}",
                 inputs=call[0],
-                exception=f"{what.split(' (')[0]}{where}",
+                exception=f"{what}{where}",
                 output=worker.log_tail()[-1000:],
                 timed_out=True,
             )
