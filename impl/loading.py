@@ -225,9 +225,7 @@ def _make(
         supports = frozenset(SDPA_KEYWORDS)
         if params is not None and not var_keyword:
             supports = frozenset(k for k in SDPA_KEYWORDS if k in params)
-        callee = Callee(
-            name, kind, backend or "?", fn, "sdpa", supports=supports, timeout=timeout
-        )
+        callee = Callee(name, kind, backend or "?", fn, "sdpa", supports=supports, timeout=timeout)
     else:
         convention = "axis-or-dim"
         if params is not None:
@@ -341,22 +339,35 @@ class RegistryFunction:
     """A Callee called as the registry calls its role: softmax `fn(x, axis=-1)`, attention
     `fn(q, k, v, *, allowed=None, causal=False)` (a mask and causality together become one
     boolean attn_mask: SDPA never takes both). Its warnings and exceptions are captured by the
-    seam; an exception or exit is a failure of the implementation (impl/calling.py); what it
-    printed is passed on to the check's output. `last_call` keeps the latest Call."""
+    seam; an exception, exit or timeout is a failure of the implementation (impl/calling.py); what
+    it printed is passed on to the check's output. `last_call` keeps the latest Call.
+
+    Once a call times out on a device and dtype, later calls on that device and dtype fail at
+    once without calling it (each would wait out the bound again: a pytest run with a hanging
+    implementation would take the bound times every call of every check)."""
 
     def __init__(self, callee: Callee) -> None:
         self.callee = callee
         self.last_call: Call | None = None
+        self.hung: dict[str, str] = {}  # "cpu/float16" -> what the first timed-out call did
         self.__name__ = str(getattr(callee.fn, "__name__", callee.name))
         self.__doc__ = callee.fn.__doc__
         self.__wrapped__ = callee.fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        column = _column(args[0]) if args else "?"
+        if column in self.hung:
+            raise AssertionError(
+                f"the implementation was not called: an earlier call on {column} "
+                f"{self.hung[column]}"
+            )
         if self.callee.kind == "attention":
             call = self._attention(*args, **kwargs)
         else:
             call = self.callee.softmax(*args, **kwargs)
         self.last_call = call
+        if call.timed_out:
+            self.hung[column] = call.exception
         if call.printed:
             sys.stdout.write(call.printed)
         return returned(call)
@@ -370,3 +381,9 @@ class RegistryFunction:
             allowed = allowed & causal_allowed(q.shape[-2], k.shape[-2], like=q)
             causal = False
         return self.callee.attention(q, k, v, mask=allowed, causal=causal)
+
+
+def _column(x: Any) -> str:
+    """'cpu/float32': the device and dtype of an input."""
+    dtype = str(getattr(x, "dtype", type(x).__name__)).removeprefix("torch.")
+    return f"{getattr(x, 'device', 'cpu')}/{dtype}"

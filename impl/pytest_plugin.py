@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from softmax_claimcheck.impl.calling import DEFAULT_TIMEOUT_S
 from softmax_claimcheck.impl.loading import Callee, LoadError, RegistryFunction, learn, load
 from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, ImplCase, Implementation
 
@@ -60,6 +61,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--impl-devices", metavar="DEVICES", help="comma-separated devices they support"
     )
     group.addoption(
+        "--impl-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds each call of an --impl implementation may take (default "
+        f"{DEFAULT_TIMEOUT_S:g}; 0: no bound); a call past it fails that check",
+    )
+    group.addoption(
         "--impl-fully-masked",
         choices=("nan", "zeros", "uniform"),
         help="what they promise for a fully masked row (recorded as a tag)",
@@ -83,7 +92,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     declared = _declared(config)
     found = [from_option(spec, **declared) for spec in config.getoption("impl") or []]
-    found += [from_entry_point(ep) for ep in entry_points(group=ENTRY_POINT_GROUP)]
+    found += [
+        from_entry_point(ep, declared["timeout"]) for ep in entry_points(group=ENTRY_POINT_GROUP)
+    ]
     from softmax_claimcheck.impl.registry import Registry
 
     registry = Registry.builtin()
@@ -130,10 +141,16 @@ def _declared(config: pytest.Config) -> dict[str, Any]:
     unknown = sorted(set(dtypes or ()) - set(ALL_DTYPES))
     if unknown:
         raise pytest.UsageError(f"--impl-dtypes: unknown dtype(s) {', '.join(unknown)}")
+    timeout = config.getoption("impl_timeout", None)
+    if timeout is None:
+        timeout = DEFAULT_TIMEOUT_S
+    if timeout < 0:
+        raise pytest.UsageError(f"--impl-timeout {timeout:g}: give seconds >= 0 (0: no bound)")
     return {
         "dtypes": dtypes,
         "devices": split("impl_devices"),
         "fully_masked": config.getoption("impl_fully_masked", None),
+        "timeout": timeout or None,
     }
 
 
@@ -175,21 +192,23 @@ def implementations(request: pytest.FixtureRequest) -> Registry:
 
 # -- resolving (through the seam: impl/loading.py) -----------------------------------------------
 def from_option(spec: str, **declared: Any) -> Implementation:
-    """`package.module:function` (or `:ImplementationObject`) -> a registrable Implementation."""
+    """`package.module:function` (or `:ImplementationObject`) -> a registrable Implementation.
+    Importing it is bounded by 3× the per-call bound (imports of torch packages are slow)."""
+    timeout = declared.get("timeout")
     try:
-        target, name = load(spec)
+        target, name = load(spec, timeout=None if timeout is None else 3 * timeout)
     except LoadError as exc:
         raise pytest.UsageError(f"--impl {exc}") from None
     return resolve(target, f"--impl {spec}", default_name=name, **declared)
 
 
-def from_entry_point(ep: EntryPoint) -> Implementation:
+def from_entry_point(ep: EntryPoint, timeout: float | None = DEFAULT_TIMEOUT_S) -> Implementation:
     where = f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP}"
     try:
-        target, _ = load(f"{ep.module}:{ep.attr or ''}")
+        target, _ = load(f"{ep.module}:{ep.attr or ''}", None if timeout is None else 3 * timeout)
     except LoadError as exc:
         raise pytest.UsageError(f"{where}: {exc}") from None
-    return resolve(target, where, default_name=ep.name, prefer_given_name=True)
+    return resolve(target, where, default_name=ep.name, prefer_given_name=True, timeout=timeout)
 
 
 def resolve(
@@ -201,10 +220,13 @@ def resolve(
     dtypes: tuple[str, ...] | None = None,
     devices: tuple[str, ...] | None = None,
     fully_masked: str | None = None,
+    timeout: float | None = None,
 ) -> Implementation:
     """An Implementation is taken as it is; a function is learned by the seam (kind, backend,
-    calling convention: impl/loading.py) and registered as `user-<name>`. What the user
-    declares (dtypes, devices, fully-masked behaviour) narrows it."""
+    calling convention: impl/loading.py) and registered as `user-<name>`, each call bounded by
+    `timeout` seconds in this process (impl/time_bound.py; claimcheck/hard_timeout.py ends a
+    check whose call holds the GIL). What the user declares (dtypes, devices, fully-masked
+    behaviour) narrows it."""
     if isinstance(target, Implementation):
         if target.role not in ROLES:
             raise pytest.UsageError(
@@ -213,7 +235,7 @@ def resolve(
         return target
     name = default_name if prefer_given_name else getattr(target, "__name__", default_name)
     try:
-        callee = learn(target, name)
+        callee = learn(target, name, timeout=timeout)
     except LoadError as exc:
         raise pytest.UsageError(f"{where}: {exc}") from None
     return _narrowed(user_implementation(callee), dtypes, devices, fully_masked)

@@ -59,8 +59,10 @@ def render(result: Result) -> str:
         f"<p class='{'ok' if result.ok else 'bad'}'><b>{e(result.kind)} ({e(result.backend)}): "
         f"{verdict}</b>. {e(result.summary())}</p>",
         *(
-            [f"<p class='bad'><b>Unfinished: {e(result.stopped)}.</b> The checks not decided "
-             "before the stop are marked “not run”.</p>"]
+            [
+                f"<p class='bad'><b>Unfinished: {e(result.stopped)}.</b> The checks not decided "
+                "before the stop are marked “not run”.</p>"
+            ]
             if not result.finished
             else []
         ),

@@ -93,7 +93,7 @@ class Worker:
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
-        self.log: IO[bytes] = tempfile.TemporaryFile()
+        self.log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in kill)
         package_root = str(Path(__file__).resolve().parents[2])
         code = (
             f"import sys; sys.path.insert(0, {package_root!r}); "
@@ -119,6 +119,10 @@ class Worker:
         with contextlib.suppress(Exception):
             self.conn.close()
         self.socket.close()
+
+    def close(self) -> None:
+        self.kill()
+        self.log.close()
 
     def ended(self) -> str:
         """How the process ended: "ended the process with status 0" or "was killed by SIGSEGV"."""
@@ -162,7 +166,7 @@ class Supervisor:
                     if self._pump(worker, deadline):
                         break
                 finally:
-                    worker.kill()
+                    worker.close()
                 restarts += 1
                 if restarts > MAX_RESTARTS:
                     why = f"the worker process was restarted {MAX_RESTARTS} times"
@@ -219,7 +223,7 @@ class Supervisor:
                 self.frame = Result.from_json(value)
             self.phase = "judge"
         elif kind == "start":
-            self.cell = tuple(value)  # type: ignore[assignment]
+            self.cell = tuple(value)
             if self.progress is not None and self.frame is not None:
                 self.progress.cell(self.cell, len(self.decided), self.frame)
         elif kind == "done":
@@ -257,7 +261,9 @@ class Supervisor:
             )
         else:
             where = "" if timed_out else " inside the call"
-            killed = " (it ignored the in-process bound: its worker was killed)" if timed_out else ""
+            killed = ""
+            if timed_out:
+                killed = " (it ignored the in-process bound: its worker was killed)"
             check = PropertyCheck(
                 prop,
                 device,

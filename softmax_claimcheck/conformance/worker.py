@@ -85,8 +85,8 @@ def serve(conn: Connection) -> None:
     run(
         subject,
         only=only,
-        skip={tuple(cell) for cell in job["skip"]},  # type: ignore[misc]
-        stopped={tuple(k): v for k, v in job["stopped"]},  # type: ignore[misc]
+        skip={tuple(cell) for cell in job["skip"]},
+        stopped={tuple(k): v for k, v in job["stopped"]},
         on_start=lambda cell: conn.send(("start", cell)),
         on_done=lambda check: conn.send(("done", asdict(check))),
     )
