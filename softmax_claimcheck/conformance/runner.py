@@ -186,5 +186,5 @@ def environment(subject: Subject) -> dict[str, str]:
     if subject.backend == "torch":
         import torch
 
-        env["torch"] = torch.__version__
+        env["torch"] = str(torch.__version__)
     return env

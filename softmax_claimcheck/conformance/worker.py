@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import json
 import os
 import signal
 import sys
@@ -41,6 +42,13 @@ class Heartbeat:
 
     def after(self, call: Call) -> None:
         self.conn.send(("back", call.seconds))
+
+
+def plain(data: dict[str, Any]) -> dict[str, Any]:
+    """Only JSON's types cross to the supervisor: unpickling a torch or numpy type there would
+    import torch into it (torch.__version__ is a str subclass of torch's: seconds of import)."""
+    loaded: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return loaded
 
 
 def die_with_parent() -> None:
@@ -81,14 +89,14 @@ def serve(conn: Connection) -> None:
         conn.send(("usage", str(exc)))
         return
     only = set(job["properties"]) if job["properties"] else None
-    conn.send(("frame", plan(subject, only).to_json()))
+    conn.send(("frame", plain(plan(subject, only).to_json())))
     run(
         subject,
         only=only,
         skip={tuple(cell) for cell in job["skip"]},
         stopped={tuple(k): v for k, v in job["stopped"]},
         on_start=lambda cell: conn.send(("start", cell)),
-        on_done=lambda check: conn.send(("done", asdict(check))),
+        on_done=lambda check: conn.send(("done", plain(asdict(check)))),
     )
     conn.send(("end", None))
 

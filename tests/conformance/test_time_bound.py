@@ -300,3 +300,15 @@ def test_impl_run_fails_only_the_users_cells(tmp_path: Path) -> None:
     float16 = [c for c in user if c["params"]["dtype"] == "float16"]
     assert float16 and all(c["outcome"] == "fails" for c in float16)
     assert all(c["outcome"] == "holds" for c in user if c["params"]["dtype"] != "float16")
+
+
+def test_the_supervisor_never_imports_torch() -> None:
+    """Only the worker imports the implementation's libraries (a second import of torch, in
+    the supervisor, once cost every torch run several seconds)."""
+    code = (
+        "import sys; from softmax_claimcheck.conformance import check; "
+        "r = check('torch:softmax', properties=['values'], dtypes='float32'); "
+        "assert r.ok, r.summary(); assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
