@@ -28,6 +28,9 @@ from typing import Any, Protocol
 from softmax_claimcheck.impl.time_bound import CallTimedOut, within
 
 DEFAULT_TIMEOUT_S = 10.0  # the per-call bound of `conform --timeout` and `--impl-timeout`
+# Importing the module, and the first call on each device and dtype, pay one-off costs (lazy
+# imports of torch, JIT compilation, a CUDA context): they get this many times the bound.
+ONE_OFF_FACTOR = 3.0
 
 
 @dataclass

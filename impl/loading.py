@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from softmax_claimcheck.impl.calling import Call, did, invoke, returned
+from softmax_claimcheck.impl.calling import ONE_OFF_FACTOR, Call, did, invoke, returned
 from softmax_claimcheck.impl.model import Implementation
 
 KINDS = ("softmax", "log-softmax", "attention")
@@ -41,6 +41,12 @@ SIGNATURE_HELP = (
     "f(x, dim=-1); an attention must take (query, key, value, ...) as torch's "
     "scaled_dot_product_attention does"
 )
+
+
+def _column(x: Any) -> str:
+    """'cpu/float32': the device and dtype of an input."""
+    dtype = str(getattr(x, "dtype", type(x).__name__)).removeprefix("torch.")
+    return f"{getattr(x, 'device', 'cpu')}/{dtype}"
 
 
 class LoadError(Exception):
@@ -59,10 +65,19 @@ class Callee:
     supports: frozenset[str] = frozenset(SDPA_KEYWORDS)  # the SDPA keywords it takes
     _keyword: str | None = field(default=None, repr=False)  # learned for "axis-or-dim"
     timeout: float | None = None  # each call's time bound in seconds (impl/calling.py)
+    _warm: set[str] = field(default_factory=set, repr=False)  # device/dtype columns called
 
     def call(self, *args: Any, **kwargs: Any) -> Call:
-        """One call of the function through the seam, within its time bound."""
-        return invoke(self.fn, args, kwargs, timeout=self.timeout)
+        """One call of the function through the seam, within its time bound (ONE_OFF_FACTOR
+        times that for the first call on a device and dtype: lazy imports, JIT compilation)."""
+        column = _column(args[0]) if args else "?"
+        bound = self.timeout
+        if bound is not None and column not in self._warm:
+            bound *= ONE_OFF_FACTOR
+        call = invoke(self.fn, args, kwargs, timeout=bound)
+        if not call.timed_out:
+            self._warm.add(column)
+        return call
 
     def softmax(self, x: Any, axis: int = -1) -> Call:
         if self.convention == "registry":
@@ -381,9 +396,3 @@ class RegistryFunction:
             allowed = allowed & causal_allowed(q.shape[-2], k.shape[-2], like=q)
             causal = False
         return self.callee.attention(q, k, v, mask=allowed, causal=causal)
-
-
-def _column(x: Any) -> str:
-    """'cpu/float32': the device and dtype of an input."""
-    dtype = str(getattr(x, "dtype", type(x).__name__)).removeprefix("torch.")
-    return f"{getattr(x, 'device', 'cpu')}/{dtype}"

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from softmax_claimcheck.impl.calling import DEFAULT_TIMEOUT_S
+from softmax_claimcheck.impl.calling import DEFAULT_TIMEOUT_S, ONE_OFF_FACTOR
 from softmax_claimcheck.impl.loading import Callee, LoadError, RegistryFunction, learn, load
 from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, ImplCase, Implementation
 
@@ -193,10 +193,10 @@ def implementations(request: pytest.FixtureRequest) -> Registry:
 # -- resolving (through the seam: impl/loading.py) -----------------------------------------------
 def from_option(spec: str, **declared: Any) -> Implementation:
     """`package.module:function` (or `:ImplementationObject`) -> a registrable Implementation.
-    Importing it is bounded by 3× the per-call bound (imports of torch packages are slow)."""
+    Importing it is bounded by ONE_OFF_FACTOR × the per-call bound (torch imports are slow)."""
     timeout = declared.get("timeout")
     try:
-        target, name = load(spec, timeout=None if timeout is None else 3 * timeout)
+        target, name = load(spec, timeout=None if timeout is None else ONE_OFF_FACTOR * timeout)
     except LoadError as exc:
         raise pytest.UsageError(f"--impl {exc}") from None
     return resolve(target, f"--impl {spec}", default_name=name, **declared)
@@ -205,7 +205,9 @@ def from_option(spec: str, **declared: Any) -> Implementation:
 def from_entry_point(ep: EntryPoint, timeout: float | None = DEFAULT_TIMEOUT_S) -> Implementation:
     where = f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP}"
     try:
-        target, _ = load(f"{ep.module}:{ep.attr or ''}", None if timeout is None else 3 * timeout)
+        target, _ = load(
+            f"{ep.module}:{ep.attr or ''}", None if timeout is None else ONE_OFF_FACTOR * timeout
+        )
     except LoadError as exc:
         raise pytest.UsageError(f"{where}: {exc}") from None
     return resolve(target, where, default_name=ep.name, prefer_given_name=True, timeout=timeout)

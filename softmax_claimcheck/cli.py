@@ -14,9 +14,10 @@ Exit codes:
      decided is written (conformance.json "finished": false), the rest is "not run"
 
 Time: each call of the implementation gets --timeout seconds (default 10; importing its module
-3x that). The implementation runs in a worker process; a call past its bound (even in C code
-holding the GIL) is killed, and a call that ends the process (os._exit, a crash) is recorded:
-either fails that property on that dtype, and the rest of that dtype is not run.
+and the first call on each device and dtype 3x that). The implementation runs in a worker
+process; a call past its bound (even in C code holding the GIL) is killed, and a call that ends
+the process (os._exit, a crash) is recorded: either fails that property on that dtype, and the
+rest of that dtype is not run.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ holding the GIL, a swallowed timeout) gets the worker killed; a worker that dies
 (os._exit, a segfault, SIGKILL) is the implementation's doing. Either way that property fails on
 that device and dtype with what happened and the input, the rest of that column is not run, and
 a fresh worker goes on with what is left. Importing the module is bounded too (by
-`IMPORT_FACTOR` × the per-call bound: imports of torch-based packages are slow). A hang or death
+`ONE_OFF_FACTOR` × the per-call bound: imports of torch-based packages are slow). A hang or death
 while importing or probing means nothing can be judged: a usage error, as when it raises there.
 
 The whole run may be bounded (`total_timeout`) and stopped (`Stopped`, raised by the command's
@@ -38,9 +38,9 @@ from softmax_claimcheck.conformance.results import (
     Result,
 )
 from softmax_claimcheck.conformance.subject import UsageError
+from softmax_claimcheck.impl.calling import ONE_OFF_FACTOR
 
 GRACE_S = 1.0  # after the bound, before the supervisor kills a call the worker did not end
-IMPORT_FACTOR = 3.0
 MAX_RESTARTS = 20
 Cell = tuple[str, str, str]
 
@@ -80,7 +80,7 @@ class Job:
             "fully_masked": self.fully_masked,
             "properties": self.properties,
             "timeout": self.timeout,
-            "import_timeout": None if not self.timeout else self.timeout * IMPORT_FACTOR,
+            "import_timeout": None if not self.timeout else self.timeout * ONE_OFF_FACTOR,
             "sys_path": list(sys.path),
             "skip": skip,
             "stopped": list(stopped.items()),

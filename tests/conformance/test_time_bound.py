@@ -91,17 +91,18 @@ def test_a_hang_on_one_dtype_fails_that_dtype_and_the_rest_is_judged(
     assert len(failed) == 1, failed
     hung = failed[0]
     assert (hung["dtype"], hung["property"]) == (dtype, "values")
-    assert f"timed out after 2 s on {dtype}" in hung["message"]
+    # the first call on a dtype gets 3 × the bound (one-off costs: lazy imports, JIT)
+    assert f"timed out after 6 s on {dtype}" in hung["message"]
     assert ("worker was killed" in hung["message"]) is killed
     assert hung["inputs"].startswith("x = ")
-    assert f"FAIL: values [cpu/{dtype}]: the implementation timed out after 2 s" in out
+    assert f"FAIL: values [cpu/{dtype}]: the implementation timed out after 6 s" in out
     assert f"input: {hung['inputs'][:40]}" in out
     rest = [c for c in by_dtype(table, dtype) if c is not hung]
     assert rest and all(c["outcome"] == "not run" for c in rest)
-    assert "timed out after 2 s" in rest[0]["message"]
+    assert "timed out after 6 s" in rest[0]["message"]
     for other in {"float64", "float32", "float16"} - {dtype}:
         assert not [c for c in by_dtype(table, other) if c["outcome"] in ("not run", "fail")]
-    assert "timed out after 2 s" in (tmp_path / "conformance.html").read_text()
+    assert "timed out after 6 s" in (tmp_path / "conformance.html").read_text()
 
 
 # -- a process that ends inside a call ----------------------------------------------------------
@@ -155,7 +156,7 @@ def test_broken_in_time_caught_with_the_property_named(
 @pytest.mark.parametrize(
     ("target", "what"),
     [
-        (f"{HANGS}:hangs_always", "timed out after 1 s; give --kind and --backend"),
+        (f"{HANGS}:hangs_always", "timed out after 3 s; give --kind and --backend"),
         (f"{HANGS}:always_exits_0", "ended the process with status 0; give --kind and --backend"),
         (f"{IMPORT_HANGS}:softmax", f"importing '{IMPORT_HANGS}' timed out after 3 s"),
     ],
@@ -250,12 +251,16 @@ def test_impl_calls_are_bounded_and_a_hung_column_is_not_called_again() -> None:
     impl = pytest_plugin.from_option(f"{HANGS}:sleeps_on_float16", timeout=0.5)
     np.testing.assert_allclose(impl.fn(np.zeros((2, 3))).sum(axis=-1), [1.0, 1.0])
     start = time.monotonic()
-    with pytest.raises(AssertionError, match=r"the implementation timed out after 0\.5 s"):
+    with pytest.raises(AssertionError, match=r"the implementation timed out after 1\.5 s"):
         impl.fn(np.zeros((2, 3), dtype=np.float16))
     with pytest.raises(AssertionError, match="not called: an earlier call on cpu/float16"):
         impl.fn(np.ones((2, 3), dtype=np.float16))
     assert time.monotonic() - start < 5
     assert impl.fn(np.zeros(3, dtype=np.float32)).dtype == np.float32
+    warm = pytest_plugin.from_option(f"{HANGS}:sleeps_on_long_rows", timeout=0.5)
+    warm.fn(np.zeros((2, 3)))  # the first float64 call: 3 × the bound; then the bound itself
+    with pytest.raises(AssertionError, match=r"timed out after 0\.5 s"):
+        warm.fn(np.zeros((2, 9)))
 
 
 def test_python_api_on_a_function_object_is_bounded_in_process() -> None:
@@ -264,7 +269,7 @@ def test_python_api_on_a_function_object_is_bounded_in_process() -> None:
     result = check(sleeps_on_float16, timeout=0.5)
     assert not result.ok and result.finished
     assert [(c.property, c.dtype) for c in result.failures] == [("values", "float16")]
-    assert result.failures[0].message == "the implementation timed out after 0.5 s on float16"
+    assert result.failures[0].message == "the implementation timed out after 1.5 s on float16"
 
 
 def test_impl_run_fails_only_the_users_cells(tmp_path: Path) -> None:
