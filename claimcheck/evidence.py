@@ -131,6 +131,11 @@ def json_safe(value: Any) -> Any:
     return _plain(value)
 
 
+def _bound(value: float) -> str:
+    """A region's boundary as text: a tie-breaking offset (1e-9 off 0) reads as 0."""
+    return "0" if abs(value) < 1e-6 else f"{value:g}"
+
+
 @dataclass
 class Comparison:
     quantity: str
@@ -294,7 +299,7 @@ class Evidence:
         inside = (lo is None or low >= lo) and (hi is None or high <= hi)
         outside = (lo is not None and high < lo) or (hi is not None and low > hi)
         decision = "holds" if inside else "fails" if outside else "inconclusive"
-        shown = f"[{'-∞' if lo is None else f'{lo:g}'}, {'∞' if hi is None else f'{hi:g}'}]"
+        shown = f"[{'-∞' if lo is None else _bound(lo)}, {'∞' if hi is None else _bound(hi)}]"
         text = f"{rule}; interval [{low:.4g}, {high:.4g}] vs region {shown}: {decision}"
         if decision == "inconclusive" and needed:
             text += f" ({needed})"

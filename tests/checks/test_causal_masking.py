@@ -539,7 +539,7 @@ FULLY_MASKED = pytest.mark.parametrize(
         pytest.param(
             "handles all edge cases",
             marks=pytest.mark.claim(
-                "neg-inf-masking-handles-all-edge-cases", reading="every-edge-case"
+                "neg-inf-masking-handles-all-edge-cases", reading="fully-masked-row"
             ),
         ),
     ],

@@ -245,7 +245,7 @@ def check_gradient_ratio(claim, evidence, statistic: str, d_k: int) -> str:
     )
     return mc.decide(
         evidence,
-        f"d_k = {d_k}: {statistic} ‖∂L/∂scores‖, without ÷ with scaling",
+        f"at initialisation, d_k = {d_k}: {statistic} ‖∂L/∂scores‖, without ÷ with scaling",
         interval,
         (None, limit),
     )
