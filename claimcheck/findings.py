@@ -94,12 +94,28 @@ def comparison_sentence(c: dict[str, Any]) -> str:
             else "outside it"
         )
         needed = f"; {c['needed']}" if c.get("inconclusive") and c.get("needed") else ""
-        region = f"the claimed region {expected}"
-        return f"{quantity}: 95% interval {interval} against {region}, {where}{needed}"
+        claimed = _region(expected)
+        return (
+            f"{quantity}: confidence interval {interval} against the claimed {claimed}, "
+            f"{where}{needed}"
+        )
     # a yes/no property: what was expected and the value that decided it
     if holds:
         return f"{quantity}: {number(measured)}, as expected ({expected})"
     return f"{quantity}: {number(measured)}, where {expected} is expected"
+
+
+def _region(shown: Any) -> str:
+    """A statistic's region "[lo, hi]" as words: "below hi", "above lo" or "range [lo, hi]"."""
+    match = re.fullmatch(r"\[(.+), (.+)\]", str(shown))
+    if not match:
+        return f"region {shown}"
+    low, high = match.groups()
+    if low in ("-∞", "-inf") and high not in ("∞", "inf"):
+        return f"region below {high}"
+    if high in ("∞", "inf") and low not in ("-∞", "-inf"):
+        return f"region above {low}"
+    return f"range [{low}, {high}]"
 
 
 def _cleaned_message(message: str) -> str:

@@ -199,7 +199,8 @@ def finding(
     the claimed size (docs/design.md, "Empirical claims": direction and size)."""
     low, high = region
     measured = (
-        f"{quantity}: {interval.estimate:.3g}{unit} (95% interval [{interval.low:.3g}, "
+        f"{quantity}: {interval.estimate:.3g}{unit} ({interval.confidence:.0%} interval "
+        f"[{interval.low:.3g}, "
         f"{interval.high:.3g}] over {interval.n} seeds) against the claimed "
         f"{region_text(region, unit)}"
     )

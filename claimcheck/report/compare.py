@@ -271,8 +271,7 @@ def _compare(current: dict[str, Any], previous: dict[str, Any], file: Path) -> d
         relabelled=[
             {"claim_id": cid, "before": before[cid]["verdict"], "after": after[cid]["verdict"]}
             for cid in sorted(set(before) & set(after))
-            if before[cid]["verdict"] != after[cid]["verdict"]
-            and _relabel(before[cid], after[cid])
+            if before[cid]["verdict"] != after[cid]["verdict"] and _relabel(before[cid], after[cid])
         ],
         added=sorted(set(after) - set(before)),
         removed=sorted(set(before) - set(after)),
