@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from softmax_claimcheck.claimcheck.verdicts import CheckResult
 
 SHOWN = 4  # values of an array shown in a sentence
+# Which failing comparison speaks for a check: the article's own number, then a property with
+# the value that decided it, then a statistic, then a deviation from the exact oracle.
+SOURCE_ORDER = {"article": 0, "property": 1, "statistic": 2, "oracle": 3}
 MAX_CHECK_SENTENCE = 320  # characters of one check's sentence
 
 
@@ -79,6 +82,7 @@ def comparison_sentence(c: dict[str, Any]) -> str:
                 f"(off by {number(deviation)}){values}"
             )
         off = "NaN or a shape mismatch" if deviation is None else number(deviation)
+        values = values or _worst_entry(expected, measured)
         return (
             f"{quantity} is off the exact value by {off}, beyond the {number(allowed)} "
             f"allowed{values}"
@@ -103,6 +107,27 @@ def comparison_sentence(c: dict[str, Any]) -> str:
     if holds:
         return f"{quantity}: {number(measured)}, as expected ({expected})"
     return f"{quantity}: {number(measured)}, where {expected} is expected"
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict) and "first" in value:
+        value = value["first"]
+    if not isinstance(value, list):
+        return [value]
+    return [leaf for item in value for leaf in _leaves(item)]
+
+
+def _worst_entry(expected: Any, measured: Any) -> str:
+    """The entry of two arrays that differs most, as "(worst entry: measured a, exact b)"."""
+    pairs = [
+        (e, m)
+        for e, m in zip(_leaves(expected), _leaves(measured), strict=False)
+        if _scalar(e) and _scalar(m)
+    ]
+    if not pairs:
+        return f" (measured {number(measured)}, exact {number(expected)})"
+    e, m = max(pairs, key=lambda p: abs(float(p[0]) - float(p[1])))
+    return f" (worst entry: measured {number(m)}, exact {number(e)})"
 
 
 def _region(shown: Any) -> str:
@@ -134,6 +159,7 @@ def check_sentence(check: CheckResult) -> str:
     comparisons = [c for c in evidence.get("comparisons", []) if isinstance(c, dict)]
     if check.outcome == "fails":
         picked = [c for c in comparisons if not c.get("holds") and not c.get("inconclusive")]
+        picked.sort(key=lambda c: SOURCE_ORDER.get(c.get("source"), len(SOURCE_ORDER)))
     elif check.outcome == "inconclusive":
         picked = [c for c in comparisons if c.get("inconclusive")]
     else:
@@ -141,7 +167,8 @@ def check_sentence(check: CheckResult) -> str:
     if picked:
         more = len(picked) - 1
         text = comparison_sentence(picked[0])
-        return _bounded(text + (f" (and {more} more such value{'s' * (more > 1)})" if more else ""))
+        tail = f" (and {more} more that fail{'s' * (more == 1)})" if more else ""
+        return _bounded(text + tail)
     if check.outcome == "fails":
         cleaned = _cleaned_message(check.message)
         if cleaned:

@@ -55,7 +55,7 @@ def test_unnormalized_attention_trains_less_stably(claim, evidence, training_gri
     evidence.conclude(
         f"without gradient clipping, {len(raw_unstable)} of {n_raw} unnormalized runs and "
         f"{len(softmax_unstable)} of {n_softmax} softmax runs were unstable: a difference in "
-        f"share of {difference:.2f} (95% interval [{low:.2f}, {high:.2f}]) against the "
+        f"share of {difference:.3g} (95% interval [{low:.3g}, {high:.3g}]) against the "
         f"claimed 'typically unstable', a difference above {threshold:g}: {where}"
     )
     curves(evidence, [softmax, raw], "language modelling, no gradient clipping: softmax vs raw")
