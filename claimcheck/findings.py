@@ -159,7 +159,7 @@ def check_sentence(check: CheckResult) -> str:
     comparisons = [c for c in evidence.get("comparisons", []) if isinstance(c, dict)]
     if check.outcome == "fails":
         picked = [c for c in comparisons if not c.get("holds") and not c.get("inconclusive")]
-        picked.sort(key=lambda c: SOURCE_ORDER.get(c.get("source"), len(SOURCE_ORDER)))
+        picked.sort(key=lambda c: SOURCE_ORDER.get(str(c.get("source")), len(SOURCE_ORDER)))
     elif check.outcome == "inconclusive":
         picked = [c for c in comparisons if c.get("inconclusive")]
     else:
@@ -181,7 +181,7 @@ def check_sentence(check: CheckResult) -> str:
 
 def _closeness(c: dict[str, Any]) -> float:
     deviation, allowed = c.get("deviation"), c.get("allowed")
-    if _scalar(deviation) and _scalar(allowed) and allowed > 0:
+    if isinstance(deviation, (int, float)) and isinstance(allowed, (int, float)) and allowed > 0:
         return float(deviation) / float(allowed)
     return -1.0
 

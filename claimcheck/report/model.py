@@ -191,7 +191,7 @@ def conformance(results: Iterable[ClaimResult]) -> dict[str, Any]:
     return {"columns": sorted(columns), "rows": rows}
 
 
-def at_a_glance(verdicts: list[ClaimResult], errata_rows: list[dict[str, Any]]) -> dict[str, int]:
+def at_a_glance(verdicts: list[ClaimResult], errata_rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The few numbers a reader takes in first: how many checkable statements hold, how many are
     wrong (in whole or in part), how many printed numbers are wrong."""
     statements = [r for r in verdicts if r.claim.checkable and not r.claim.empirical]

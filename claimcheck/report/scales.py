@@ -88,7 +88,7 @@ def _checked(data: Any) -> dict[str, Any]:
         if not isinstance(entry, dict) or not isinstance(entry.get("finding"), str):
             raise ValueError(f"claims.{claim_id}: needs a 'verdict' and a 'finding'")
         try:
-            verdict = Verdict(entry.get("verdict"))
+            verdict = Verdict(str(entry.get("verdict")))
         except ValueError:
             raise ValueError(
                 f"claims.{claim_id}: unknown verdict {entry.get('verdict')!r}"

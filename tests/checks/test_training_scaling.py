@@ -25,17 +25,11 @@ HEAD_SIZES = PRESET.head_sizes
 DECIDING_HEAD_SIZE = max(HEAD_SIZES)  # nearest the article's d_k = 64, 512, 2048
 
 
-def by_head_size(claim_id: str, reading: str, other: str) -> list:
+def by_head_size(mark, reading: str, other: str) -> list:
     """One check per head size: the larger names the deciding reading, the smaller the
-    alternative one."""
+    alternative one (`mark(reading)` is the claim marker)."""
     return [
-        pytest.param(
-            d_k,
-            marks=pytest.mark.claim(
-                claim_id, reading=reading if d_k == DECIDING_HEAD_SIZE else other
-            ),
-            id=str(d_k),
-        )
+        pytest.param(d_k, marks=mark(reading if d_k == DECIDING_HEAD_SIZE else other), id=str(d_k))
         for d_k in HEAD_SIZES
     ]
 
@@ -45,7 +39,12 @@ def _arms(grid, d_k):
 
 
 @pytest.mark.parametrize(
-    "d_k", by_head_size("training-unscaled-trains-slower", "article-head-size", "other-head-size")
+    "d_k",
+    by_head_size(
+        lambda r: pytest.mark.claim("training-unscaled-trains-slower", reading=r),
+        "article-head-size",
+        "other-head-size",
+    ),
 )
 def test_unscaled_needs_more_steps_to_reach_a_common_loss(claim, evidence, training_grid, d_k):
     scaled, unscaled = _arms(training_grid, d_k)
@@ -70,7 +69,11 @@ def test_unscaled_needs_more_steps_to_reach_a_common_loss(claim, evidence, train
 
 @pytest.mark.parametrize(
     "d_k",
-    by_head_size("training-unscaled-worse-perplexity", "article-head-size", "other-head-size"),
+    by_head_size(
+        lambda r: pytest.mark.claim("training-unscaled-worse-perplexity", reading=r),
+        "article-head-size",
+        "other-head-size",
+    ),
 )
 def test_unscaled_perplexity_at_equal_budget(claim, evidence, training_grid, d_k):
     scaled, unscaled = _arms(training_grid, d_k)
@@ -108,7 +111,7 @@ def _late_entropies(grid, evidence, d_k):
 @pytest.mark.parametrize(
     "d_k",
     by_head_size(
-        "training-unscaled-attention-too-peaked",
+        lambda r: pytest.mark.claim("training-unscaled-attention-too-peaked", reading=r),
         "more-peaked-than-scaled",
         "more-peaked-than-scaled-other-head-size",
     ),
@@ -131,7 +134,7 @@ def test_unscaled_attention_entropy_is_lower(claim, evidence, training_grid, d_k
 @pytest.mark.parametrize(
     "d_k",
     by_head_size(
-        "training-unscaled-attention-too-peaked",
+        lambda r: pytest.mark.claim("training-unscaled-attention-too-peaked", reading=r),
         "below-article-threshold",
         "below-article-threshold-other-head-size",
     ),

@@ -61,7 +61,7 @@ def _shows(finding: str, value: Any) -> bool:
     (for a value without numbers, e.g. token names) its words; an empty list shows as []."""
     numbers, words = _values(value)
     if not numbers and not words:
-        return value == [] and "[]" in finding or value in (None, "") or isinstance(value, bool)
+        return (value == [] and "[]" in finding) or value in (None, "") or isinstance(value, bool)
     shown = _numbers(finding)
     if any(any(_close(n, s) for s in shown) for n in numbers):
         return True
