@@ -164,6 +164,9 @@ def check_sentence(check: CheckResult) -> str:
         picked = [c for c in comparisons if c.get("inconclusive")]
     else:
         picked = sorted(comparisons, key=_closeness, reverse=True)[:1]
+    articles = [c for c in picked if c.get("source") == "article"]
+    if check.outcome == "fails" and len(articles) > 1:
+        return _bounded(_printed_numbers_sentence(articles))
     if picked:
         more = len(picked) - 1
         text = comparison_sentence(picked[0])
@@ -177,6 +180,21 @@ def check_sentence(check: CheckResult) -> str:
         if example:
             return _bounded(f"counterexample: {' '.join(str(example).split())}")
     return ""
+
+
+def _printed_numbers_sentence(wrong: list[dict[str, Any]]) -> str:
+    """Several printed numbers that miss: all of them beside their exact values."""
+    shown = wrong[:SHOWN]
+    quantities = ", ".join(str(c.get("quantity")) for c in shown)
+    printed = ", ".join(number(c.get("expected")) for c in shown)
+    exact = ", ".join(number(c.get("measured")) for c in shown)
+    allowed = {number(c.get("allowed")) for c in shown}
+    bound = f" (its printed precision allows ±{allowed.pop()})" if len(allowed) == 1 else ""
+    more = f", and {len(wrong) - SHOWN} more" if len(wrong) > SHOWN else ""
+    return (
+        f"the article prints {printed} for {quantities}, the exact values are {exact}{bound}"
+        f"{more}: each misses its printed precision"
+    )
 
 
 def _closeness(c: dict[str, Any]) -> float:
