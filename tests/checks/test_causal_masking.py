@@ -224,6 +224,12 @@ def test_future_tokens_for_the_problem_query(claim, evidence):
         future,
         str(claim.printed("masked")),
     )
+    where = ", ".join(f"{key!r} at {occurrences[key]}" for key in claim.printed("masked"))
+    evidence.conclude(
+        f"the article masks {claim.printed('masked')} as future tokens of the query "
+        f"{sequence[query]!r} (position {query}), but they stand at positions {where}, not after "
+        f"it: a causal mask hides {future or 'no key'} of this row"
+    )
 
 
 def _example_exact(claim) -> np.ndarray:
