@@ -23,10 +23,6 @@ class Verdict(enum.StrEnum):
     NOT_RUN = "NOT RUN"
 
     @property
-    def css(self) -> str:
-        return self.value.lower().replace(" ", "-")
-
-    @property
     def family(self) -> Family:
         if self in _STATEMENT_ONLY:
             return Family.STATEMENT
@@ -55,7 +51,6 @@ class Family(enum.StrEnum):
     STATEMENT = "statement"
     EXPERIMENT = "experiment"
     SHARED = "shared"
-
 
 class Kind(enum.StrEnum):
     NUMERIC_EXAMPLE = "numeric-example"

@@ -26,7 +26,7 @@ from typing import Any
 
 from softmax_claimcheck.claimcheck.errors import excerpt, shorten
 from softmax_claimcheck.claimcheck.model import Kind, Verdict
-from softmax_claimcheck.claimcheck.report.model import (  # the layouts this code compares
+from softmax_claimcheck.claimcheck.report.verdict_json import (  # the layouts this code compares
     READABLE_VERSIONS,
 )
 

@@ -11,7 +11,6 @@ import pytest
 
 from softmax_claimcheck.experiments import analysis
 from softmax_claimcheck.experiments.reporting import (
-    PRESET,
     TIE,
     TIMEOUT_S,
     curves,
@@ -21,30 +20,15 @@ from softmax_claimcheck.experiments.reporting import (
 from softmax_claimcheck.experiments.stats import ratio_interval, t_interval
 
 pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
-HEAD_SIZES = PRESET.head_sizes
-DECIDING_HEAD_SIZE = max(HEAD_SIZES)  # nearest the article's d_k = 64, 512, 2048
-
-
-def by_head_size(mark, reading: str, other: str) -> list:
-    """One check per head size: the larger names the deciding reading, the smaller the
-    alternative one (`mark(reading)` is the claim marker)."""
-    return [
-        pytest.param(d_k, marks=mark(reading if d_k == DECIDING_HEAD_SIZE else other), id=str(d_k))
-        for d_k in HEAD_SIZES
-    ]
 
 
 def _arms(grid, d_k):
     return grid.get("lm", "softmax", d_k), grid.get("lm", "unscaled", d_k)
 
 
-@pytest.mark.parametrize(
-    "d_k",
-    by_head_size(
-        lambda r: pytest.mark.claim("training-unscaled-trains-slower", reading=r),
-        "article-head-size",
-        "other-head-size",
-    ),
+@pytest.mark.head_sizes(
+    pytest.mark.claim("training-unscaled-trains-slower", reading="article-head-size"),
+    pytest.mark.claim("training-unscaled-trains-slower", reading="other-head-size"),
 )
 def test_unscaled_needs_more_steps_to_reach_a_common_loss(claim, evidence, training_grid, d_k):
     scaled, unscaled = _arms(training_grid, d_k)
@@ -67,13 +51,9 @@ def test_unscaled_needs_more_steps_to_reach_a_common_loss(claim, evidence, train
     curves(evidence, [scaled, unscaled], f"scaled vs unscaled softmax, d_k = {d_k}")
 
 
-@pytest.mark.parametrize(
-    "d_k",
-    by_head_size(
-        lambda r: pytest.mark.claim("training-unscaled-worse-perplexity", reading=r),
-        "article-head-size",
-        "other-head-size",
-    ),
+@pytest.mark.head_sizes(
+    pytest.mark.claim("training-unscaled-worse-perplexity", reading="article-head-size"),
+    pytest.mark.claim("training-unscaled-worse-perplexity", reading="other-head-size"),
 )
 def test_unscaled_perplexity_at_equal_budget(claim, evidence, training_grid, d_k):
     scaled, unscaled = _arms(training_grid, d_k)
@@ -108,12 +88,10 @@ def _late_entropies(grid, evidence, d_k):
     return scaled, unscaled, h_u, h_s
 
 
-@pytest.mark.parametrize(
-    "d_k",
-    by_head_size(
-        lambda r: pytest.mark.claim("training-unscaled-attention-too-peaked", reading=r),
-        "more-peaked-than-scaled",
-        "more-peaked-than-scaled-other-head-size",
+@pytest.mark.head_sizes(
+    pytest.mark.claim("training-unscaled-attention-too-peaked", reading="more-peaked-than-scaled"),
+    pytest.mark.claim(
+        "training-unscaled-attention-too-peaked", reading="more-peaked-than-scaled-other-head-size"
     ),
 )
 def test_unscaled_attention_entropy_is_lower(claim, evidence, training_grid, d_k):
@@ -131,12 +109,10 @@ def test_unscaled_attention_entropy_is_lower(claim, evidence, training_grid, d_k
     curves(evidence, [scaled, unscaled], f"attention entropy, d_k = {d_k}")
 
 
-@pytest.mark.parametrize(
-    "d_k",
-    by_head_size(
-        lambda r: pytest.mark.claim("training-unscaled-attention-too-peaked", reading=r),
-        "below-article-threshold",
-        "below-article-threshold-other-head-size",
+@pytest.mark.head_sizes(
+    pytest.mark.claim("training-unscaled-attention-too-peaked", reading="below-article-threshold"),
+    pytest.mark.claim(
+        "training-unscaled-attention-too-peaked", reading="below-article-threshold-other-head-size"
     ),
 )
 def test_unscaled_attention_entropy_below_article_threshold(claim, evidence, training_grid, d_k):

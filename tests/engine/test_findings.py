@@ -19,7 +19,7 @@ import pytest
 
 from softmax_claimcheck.claimcheck.evidence import Evidence
 from softmax_claimcheck.claimcheck.model import Claim, Kind, Reading, Role, Verdict
-from softmax_claimcheck.claimcheck.report.model import SCHEMA_VERSION
+from softmax_claimcheck.claimcheck.report.verdict_json import SCHEMA_VERSION
 from softmax_claimcheck.claimcheck.verdicts import CheckResult, Outcome, decide
 from tests.engine.finding_rules import problems
 
