@@ -52,6 +52,7 @@ class Family(enum.StrEnum):
     EXPERIMENT = "experiment"
     SHARED = "shared"
 
+
 class Kind(enum.StrEnum):
     NUMERIC_EXAMPLE = "numeric-example"
     MATH_PROPERTY = "math-property"
