@@ -99,12 +99,6 @@ def every_check_decides(_scope: str | None) -> frozenset[str] | None:
     return None
 
 
-def _names(checks: Iterable[CheckResult]) -> str:
-    labels = sorted({c.label for c in checks})
-    shown = ", ".join(labels[:8])
-    return shown + (f" and {len(labels) - 8} more" if len(labels) > 8 else "")
-
-
 def standing_of(claim: Claim, check: CheckResult, members: frozenset[str] | None) -> Standing:
     reading = claim.reading(check.reading) if check.reading else None
     if reading is not None and not reading.decides:
@@ -177,7 +171,8 @@ def decide(
     if stopped:
         return result(
             Verdict.NOT_RUN,
-            f"The run stopped before {len(stopped)} deciding check(s) ran: {_names(stopped)}.",
+            f"The run stopped before {len(stopped)} of the {len(deciding)} deciding check(s) "
+            "ran; they are listed in the details.",
             NotRunCause.STOPPED,
         )
     unselected = [u for u, o in parts.items() if o == "not selected"]

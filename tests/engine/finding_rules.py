@@ -106,7 +106,9 @@ def problems(data: dict[str, Any]) -> list[str]:
         named = sorted(n for n in nodeids if n and n in finding)
         if named:
             out.append(f"{where}: names a check id ({named[0]})")
-        device = DEVICES.search(finding) if verdict != "NOT CHECKABLE" else None
+        # A NOT RUN's finding is the reason nothing decided (e.g. no CUDA device): that is
+        # the one place a device belongs.
+        device = DEVICES.search(finding) if verdict not in ("NOT CHECKABLE", "NOT RUN") else None
         if device:
             out.append(f"{where}: lists devices ({device.group(0)!r})")
         sentences = split_sentences(finding)
