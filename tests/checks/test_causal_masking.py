@@ -228,7 +228,7 @@ def test_future_tokens_for_the_problem_query(claim, evidence):
     evidence.conclude(
         f"the article masks {claim.printed('masked')} as future tokens of the query "
         f"{sequence[query]!r} (position {query}), but they stand at positions {where}, not after "
-        f"it: a causal mask hides {future or 'no key'} of this row"
+        f"it: the keys a causal mask hides in this row are {future}"
     )
 
 
