@@ -199,3 +199,51 @@ def test_the_rules_reject_each_kind_of_bad_finding():
         "no region it is judged against",
         "no sample that would decide it",
     }
+
+
+# -- the article's head size decides ----------------------------------------------------------
+class _Definition:
+    def __init__(self, marks: dict[str, pytest.Mark]) -> None:
+        self.marks = marks
+
+    def get_closest_marker(self, name: str) -> pytest.Mark | None:
+        return self.marks.get(name)
+
+
+class _Metafunc:
+    """What tests/checks/conftest.py's pytest_generate_tests reads of a metafunc."""
+
+    def __init__(self, preset: Any, marks: dict[str, pytest.Mark]) -> None:
+        from tests.checks.conftest import PRESET_KEY
+
+        self.fixturenames = ["d_k"]
+        self.definition = _Definition(marks)
+        self.config = type("Config", (), {"stash": pytest.Stash()})()
+        self.config.stash[PRESET_KEY] = preset
+        self.calls: list[Any] = []
+
+    def parametrize(self, name: str, values: list[Any]) -> None:
+        self.calls = values
+
+
+@pytest.mark.parametrize("preset_name", ["cpu", "gpu"])
+def test_the_larger_head_size_decides_and_the_smaller_is_the_alternative(preset_name):
+    from softmax_claimcheck.experiments.presets import PRESETS
+    from tests.checks.conftest import pytest_generate_tests
+
+    preset = PRESETS[preset_name]
+    deciding = pytest.mark.claim("c", reading="article-head-size")
+    other = pytest.mark.claim("c", reading="other-head-size")
+    metafunc = _Metafunc(
+        preset,
+        {
+            "training": pytest.mark.training.mark,
+            "head_sizes": pytest.mark.head_sizes(deciding, other).mark,
+        },
+    )
+    pytest_generate_tests(metafunc)  # type: ignore[arg-type]
+    readings = {p.values[0]: p.marks[0].kwargs["reading"] for p in metafunc.calls}
+    small, large = sorted(preset.head_sizes)
+    assert readings == {large: "article-head-size", small: "other-head-size"}
+    if preset_name == "cpu":
+        assert large == 64  # the article's own example
