@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 SHOWN = 4  # values of an array shown in a sentence
 # Which failing comparison speaks for a check: the article's own number, then a property with
 # the value that decided it, then a statistic, then a deviation from the exact oracle.
-SOURCE_ORDER = {"article": 0, "property": 1, "statistic": 2, "oracle": 3}
+SOURCE_ORDER = ("article", "property", "statistic", "oracle")
 MAX_CHECK_SENTENCE = 320  # characters of one check's sentence
 
 
@@ -159,7 +159,7 @@ def check_sentence(check: CheckResult) -> str:
     comparisons = [c for c in evidence.get("comparisons", []) if isinstance(c, dict)]
     if check.outcome == "fails":
         picked = [c for c in comparisons if not c.get("holds") and not c.get("inconclusive")]
-        picked.sort(key=lambda c: SOURCE_ORDER.get(str(c.get("source")), len(SOURCE_ORDER)))
+        picked.sort(key=_source_rank)
     elif check.outcome == "inconclusive":
         picked = [c for c in comparisons if c.get("inconclusive")]
     else:
@@ -180,6 +180,11 @@ def check_sentence(check: CheckResult) -> str:
         if example:
             return _bounded(f"counterexample: {' '.join(str(example).split())}")
     return ""
+
+
+def _source_rank(c: dict[str, Any]) -> int:
+    source = c.get("source")
+    return SOURCE_ORDER.index(source) if source in SOURCE_ORDER else len(SOURCE_ORDER)
 
 
 def _printed_numbers_sentence(wrong: list[dict[str, Any]]) -> str:

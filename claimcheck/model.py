@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 
@@ -64,11 +65,13 @@ class Kind(enum.StrEnum):
     NOT_CHECKABLE = "not-checkable"
 
 
-_AS_EXPERIMENT = {
-    Verdict.SUPPORTED: Verdict.REPRODUCED,
-    Verdict.REFUTED: Verdict.NOT_REPRODUCED,
-    Verdict.PARTLY_SUPPORTED: Verdict.PARTLY_REPRODUCED,
-}
+_AS_EXPERIMENT = MappingProxyType(
+    {
+        Verdict.SUPPORTED: Verdict.REPRODUCED,
+        Verdict.REFUTED: Verdict.NOT_REPRODUCED,
+        Verdict.PARTLY_SUPPORTED: Verdict.PARTLY_REPRODUCED,
+    }
+)
 _STATEMENT_ONLY = frozenset(_AS_EXPERIMENT)
 _EXPERIMENT_ONLY = frozenset(_AS_EXPERIMENT.values())
 

@@ -8,6 +8,7 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 from softmax_claimcheck.claimcheck.intervals import Interval
 from softmax_claimcheck.experiments.data import load_corpus
@@ -27,8 +28,8 @@ def cache_dir(reports_dir: str | Path | None, root: Path) -> Path | None:
     return (path if path.is_absolute() else root / path) / "training-cache"
 
 
-TASKS = {"lm": "language modelling", "recall": "associative recall"}
-ARM_COLUMNS = [
+TASKS = MappingProxyType({"lm": "language modelling", "recall": "associative recall"})
+ARM_COLUMNS = (
     "arm",
     "d_k × heads",
     "parameters",
@@ -37,7 +38,7 @@ ARM_COLUMNS = [
     "steps",
     "final val. loss (mean, range)",
     "wall time",
-]
+)
 
 
 def _loss_cell(arm: ArmResult) -> str:
@@ -90,7 +91,7 @@ def record_scale(evidence, grid: GridResult, arms: Sequence[ArmResult]) -> None:
     )
     evidence.table(
         "The arms behind this check (each at its own best learning rate)",
-        ARM_COLUMNS,
+        list(ARM_COLUMNS),
         [
             [
                 arm.name,
