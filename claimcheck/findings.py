@@ -50,6 +50,14 @@ def number(value: Any) -> str:
     return str(value)
 
 
+def printed(c: dict[str, Any]) -> str:
+    """The article's value as the article prints it (its decimals), where known."""
+    value, decimals = c.get("expected"), c.get("decimals")
+    if isinstance(decimals, int) and _scalar(value) and 0 <= decimals <= 12:
+        return f"{value:.{decimals}f}"
+    return number(value)
+
+
 def _scalar(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -62,11 +70,11 @@ def comparison_sentence(c: dict[str, Any]) -> str:
     if source == "article":
         if holds:
             return (
-                f"the article's {number(expected)} for {quantity} matches the exact "
+                f"the article's {printed(c)} for {quantity} matches the exact "
                 f"{number(measured)} to its printed precision"
             )
         return (
-            f"the article prints {number(expected)} for {quantity}, the exact value is "
+            f"the article prints {printed(c)} for {quantity}, the exact value is "
             f"{number(measured)} (off by {number(deviation)}; its printed precision allows "
             f"{number(allowed)})"
         )
@@ -191,13 +199,13 @@ def _printed_numbers_sentence(wrong: list[dict[str, Any]]) -> str:
     """Several printed numbers that miss: all of them beside their exact values."""
     shown = wrong[:SHOWN]
     quantities = ", ".join(str(c.get("quantity")) for c in shown)
-    printed = ", ".join(number(c.get("expected")) for c in shown)
+    values = ", ".join(printed(c) for c in shown)
     exact = ", ".join(number(c.get("measured")) for c in shown)
     allowed = {number(c.get("allowed")) for c in shown}
     bound = f" (its printed precision allows ±{allowed.pop()})" if len(allowed) == 1 else ""
     more = f", and {len(wrong) - SHOWN} more" if len(wrong) > SHOWN else ""
     return (
-        f"the article prints {printed} for {quantities}, the exact values are {exact}{bound}"
+        f"the article prints {values} for {quantities}, the exact values are {exact}{bound}"
         f"{more}: each misses its printed precision"
     )
 
