@@ -4,8 +4,8 @@ implementation-level checks on them (through `--impl softmax_claimcheck.impl.bro
 and requires every one to be caught by at least one check that the correct reference passes.
 
 They are NOT in the default registry. The softmaxes take fn(x, axis=-1) on numpy arrays or
-torch tensors (Array API); the attentions are Implementation objects with the registry's
-attention signature, since `--impl` probes plain functions as softmaxes.
+torch tensors (Array API); the attentions take SDPA's calling convention (the one attention
+convention) and are Implementation objects, registered as numpy attentions.
 """
 
 from __future__ import annotations
@@ -16,7 +16,14 @@ from typing import Any
 from array_api_compat import array_namespace, device
 
 from softmax_claimcheck.impl import reference
-from softmax_claimcheck.impl.attention import causal_allowed, scores
+from softmax_claimcheck.impl.attention import (
+    grouped_heads,
+    is_boolean,
+    masked_weights,
+    no_dropout,
+    scores,
+    sdpa_mask,
+)
 from softmax_claimcheck.impl.model import NUMPY_DTYPES, Implementation
 
 
@@ -80,40 +87,63 @@ SOFTMAXES = (
 )
 
 
-# -- attentions: fn(q, k, v, *, allowed=None, causal=False) ----------------------------------------
-def _mask(q: Any, k: Any, allowed: Any, causal: bool) -> Any:
-    mask = causal_allowed(q.shape[-2], k.shape[-2], q) if causal else None
-    if allowed is not None:
-        mask = allowed if mask is None else (mask & allowed)
-    return mask
-
-
-def mask_after_softmax(q: Any, k: Any, v: Any, *, allowed: Any = None, causal: bool = False) -> Any:
+# -- attentions: SDPA's calling convention (impl/attention.py) -------------------------------------
+def mask_after_softmax(
+    query: Any,
+    key: Any,
+    value: Any,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Any:
     """Softmax over every key first, then zero the disallowed weights: the allowed weights no
     longer sum to 1 (the mask must go in before the softmax, as −∞ scores)."""
-    xp = array_namespace(q)
-    weights = reference.stable_softmax(scores(q, k))
-    mask = _mask(q, k, allowed, causal)
+    xp = array_namespace(query)
+    no_dropout(dropout_p, "mask_after_softmax")
+    key, value = grouped_heads(query, key, value, enable_gqa)
+    weights = reference.stable_softmax(scores(query, key, True if scale is None else scale))
+    mask = sdpa_mask(query, key, attn_mask, is_causal)
     if mask is not None:
-        weights = xp.where(mask, weights, xp.zeros_like(weights))
-    return weights @ v
+        allowed = mask if is_boolean(mask) else (mask != -math.inf)
+        weights = xp.where(allowed, weights, xp.zeros_like(weights))
+    return weights @ value
 
 
-def scaled_by_d_k(q: Any, k: Any, v: Any, *, allowed: Any = None, causal: bool = False) -> Any:
-    """Divides the scores by d_k instead of √d_k: too flat an attention for d_k > 1."""
-    mask = _mask(q, k, allowed, causal)
-    s = scores(q, k, scale=1.0 / q.shape[-1])
-    weights = reference.stable_softmax(s) if mask is None else reference.masked_softmax(s, mask)
-    return weights @ v
+def scaled_by_d_k(
+    query: Any,
+    key: Any,
+    value: Any,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Any:
+    """Divides the scores by d_k instead of √d_k by default: too flat an attention for d_k > 1
+    (a custom scale is honoured)."""
+    no_dropout(dropout_p, "scaled_by_d_k")
+    key, value = grouped_heads(query, key, value, enable_gqa)
+    s = scores(query, key, scale=1.0 / query.shape[-1] if scale is None else scale)
+    return masked_weights(s, sdpa_mask(query, key, attn_mask, is_causal)) @ value
 
 
-def causal_ignored(q: Any, k: Any, v: Any, *, allowed: Any = None, causal: bool = False) -> Any:
+def causal_ignored(
+    query: Any,
+    key: Any,
+    value: Any,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Any:
     """Forgets the causal flag: every query sees the future."""
-    s = scores(q, k, scale=1.0 / math.sqrt(q.shape[-1]))
-    weights = (
-        reference.stable_softmax(s) if allowed is None else reference.masked_softmax(s, allowed)
-    )
-    return weights @ v
+    no_dropout(dropout_p, "causal_ignored")
+    key, value = grouped_heads(query, key, value, enable_gqa)
+    s = scores(query, key, scale=1.0 / math.sqrt(query.shape[-1]) if scale is None else scale)
+    return masked_weights(s, attn_mask) @ value
 
 
 def _broken_attention(fn: Any, what: str) -> Implementation:
