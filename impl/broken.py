@@ -5,7 +5,7 @@ and requires every one to be caught by at least one check that the correct refer
 
 They are NOT in the default registry. The softmaxes take fn(x, axis=-1) on numpy arrays or
 torch tensors (Array API); the attentions take SDPA's calling convention (the one attention
-convention) and are Implementation objects, registered as numpy attentions.
+convention). The article checks' broken attentions live in impl/broken_attention.py.
 """
 
 from __future__ import annotations
@@ -16,15 +16,12 @@ from typing import Any
 from array_api_compat import array_namespace, device
 
 from softmax_claimcheck.impl import reference
-from softmax_claimcheck.impl.attention import (
-    grouped_heads,
-    is_boolean,
-    masked_weights,
-    no_dropout,
-    scores,
-    sdpa_mask,
+from softmax_claimcheck.impl.broken_attention import (  # noqa: F401 (here by name for --impl)
+    ATTENTIONS,
+    causal_ignored_attention,
+    mask_after_softmax_attention,
+    scaled_by_d_k_attention,
 )
-from softmax_claimcheck.impl.model import NUMPY_DTYPES, Implementation
 
 
 # -- softmaxes: fn(x, axis=-1) ---------------------------------------------------------------------
@@ -85,85 +82,6 @@ SOFTMAXES = (
     float16_inside,
     sum_skips_last,
 )
-
-
-# -- attentions: SDPA's calling convention (impl/attention.py) -------------------------------------
-def mask_after_softmax(
-    query: Any,
-    key: Any,
-    value: Any,
-    attn_mask: Any = None,
-    dropout_p: float = 0.0,
-    is_causal: bool = False,
-    scale: float | None = None,
-    enable_gqa: bool = False,
-) -> Any:
-    """Softmax over every key first, then zero the disallowed weights: the allowed weights no
-    longer sum to 1 (the mask must go in before the softmax, as −∞ scores)."""
-    xp = array_namespace(query)
-    no_dropout(dropout_p, "mask_after_softmax")
-    key, value = grouped_heads(query, key, value, enable_gqa)
-    weights = reference.stable_softmax(scores(query, key, True if scale is None else scale))
-    mask = sdpa_mask(query, key, attn_mask, is_causal)
-    if mask is not None:
-        allowed = mask if is_boolean(mask) else (mask != -math.inf)
-        weights = xp.where(allowed, weights, xp.zeros_like(weights))
-    return weights @ value
-
-
-def scaled_by_d_k(
-    query: Any,
-    key: Any,
-    value: Any,
-    attn_mask: Any = None,
-    dropout_p: float = 0.0,
-    is_causal: bool = False,
-    scale: float | None = None,
-    enable_gqa: bool = False,
-) -> Any:
-    """Divides the scores by d_k instead of √d_k by default: too flat an attention for d_k > 1
-    (a custom scale is honoured)."""
-    no_dropout(dropout_p, "scaled_by_d_k")
-    key, value = grouped_heads(query, key, value, enable_gqa)
-    s = scores(query, key, scale=1.0 / query.shape[-1] if scale is None else scale)
-    return masked_weights(s, sdpa_mask(query, key, attn_mask, is_causal)) @ value
-
-
-def causal_ignored(
-    query: Any,
-    key: Any,
-    value: Any,
-    attn_mask: Any = None,
-    dropout_p: float = 0.0,
-    is_causal: bool = False,
-    scale: float | None = None,
-    enable_gqa: bool = False,
-) -> Any:
-    """Forgets the causal flag: every query sees the future."""
-    no_dropout(dropout_p, "causal_ignored")
-    key, value = grouped_heads(query, key, value, enable_gqa)
-    s = scores(query, key, scale=1.0 / math.sqrt(query.shape[-1]) if scale is None else scale)
-    return masked_weights(s, attn_mask) @ value
-
-
-def _broken_attention(fn: Any, what: str) -> Implementation:
-    return Implementation(
-        f"broken-{fn.__name__.replace('_', '-')}",
-        "attention",
-        "numpy",
-        fn,
-        ("cpu",),
-        NUMPY_DTYPES,
-        f"deliberately broken attention: {what}",
-        frozenset({"masking", "broken"}),
-    )
-
-
-mask_after_softmax_attention = _broken_attention(mask_after_softmax, "mask applied after softmax")
-scaled_by_d_k_attention = _broken_attention(scaled_by_d_k, "scores divided by d_k, not √d_k")
-causal_ignored_attention = _broken_attention(causal_ignored, "causal flag ignored")
-
-ATTENTIONS = (mask_after_softmax_attention, scaled_by_d_k_attention, causal_ignored_attention)
 
 
 # -- the conformance catalogue (softmax_claimcheck conform): more bugs, many off the happy path --
