@@ -33,7 +33,8 @@ from pathlib import Path
 
 # The part of a stage's time kept for its reports after SIGINT (at most this, at most a quarter).
 GRACE_S = 15.0
-# A stage left with less than this cannot do anything useful: it is not started.
+# A stage left with less than this (or than its whole budget, if smaller) cannot do anything
+# useful: it is not started.
 MIN_START_S = 5.0
 
 
@@ -69,8 +70,8 @@ def check_plan(stages: Sequence[Stage], limit_s: float, reserve_s: float) -> Non
     if len(set(names)) != len(names):
         raise BudgetError(f"a stage is selected twice: {', '.join(names)}")
     for stage in stages:
-        if stage.budget_s < MIN_START_S:
-            raise BudgetError(f"stage {stage.name}: a budget of {stage.budget_s} s is too short")
+        if stage.budget_s <= 0:
+            raise BudgetError(f"stage {stage.name}: a budget of {stage.budget_s} s")
     total = sum(s.budget_s for s in stages) + reserve_s
     if total > limit_s:
         parts = " + ".join(f"{s.name} {s.budget_s}" for s in stages)
@@ -142,7 +143,7 @@ def run_plan(
         why = cannot_start(stage, root)
         if why:
             stage.status, stage.reason = "could not start", why
-        elif allowed < MIN_START_S:
+        elif allowed < min(MIN_START_S, stage.budget_s):
             stage.status = "could not start"
             stage.reason = f"only {allowed:.0f} s left for it (the later stages keep theirs)"
         else:
