@@ -244,5 +244,5 @@ def gpu_rehearsal(session: nox.Session) -> None:
     out = "reports/gpu-rehearsal"
     session.run("python", "scripts/gpu/run.py", "--rehearsal", "--wheels", wheels,
                 "--site", str(site), "--out", out, "--collect", f"{out}/collected")  # fmt: skip
-    session.run("python", "scripts/gpu/scale_page.py", f"{out}/collected", "--any-preset",
-                "--page", f"{out}/scale-page.md", "--sidecar", f"{out}/scale-page.json")  # fmt: skip
+    page = ["--page", f"{out}/scale-page.md", "--sidecar", f"{out}/scale-page.json"]
+    session.run("python", "scripts/gpu/scale_page.py", f"{out}/collected", "--any-preset", *page)

@@ -4,7 +4,8 @@
 * ``cpu``: what ``nox -s verify`` runs (82 runs, about 4–5 minutes of two cores, in the
   background of the other checks).
 * ``gpu``: larger (4× the steps, 5× the parameters, 2× the context of ``cpu``), for one
-  H100-class GPU within the GPU command's budget (scripts/gpu/run.py); CLAIMCHECK_TRAINING_PRESET=gpu.
+  H100-class GPU within the GPU command's budget (scripts/gpu/run.py);
+  CLAIMCHECK_TRAINING_PRESET=gpu.
 
 Every arm gets its own learning-rate sweep on the first seed, over a ladder of learning rates
 (rungs 2.5–3× apart). Most arms bracket their best rung: they start at the two middle rungs

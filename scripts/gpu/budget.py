@@ -92,14 +92,18 @@ def cannot_start(stage: Stage, root: Path) -> str:
     return ""
 
 
-def run_stage(stage: Stage, env: dict[str, str], root: Path, log_path: Path, timeout: float) -> None:
+def run_stage(
+    stage: Stage, env: dict[str, str], root: Path, log_path: Path, timeout: float
+) -> None:
     """Run one stage's command with its output in `log_path`, stopped at `timeout` seconds."""
     stage.log = log_path.name
     stage.timeout_s = round(timeout, 1)
     grace = min(GRACE_S, timeout / 4)
     started = time.monotonic()
     with open(log_path, "w") as log:
-        log.write(f"$ {' '.join(stage.command)}\n(budget {stage.budget_s} s, may use {timeout:.0f} s)\n")
+        log.write(
+            f"$ {' '.join(stage.command)}\n(budget {stage.budget_s} s, may use {timeout:.0f} s)\n"
+        )
         log.flush()
         try:
             process = subprocess.Popen(

@@ -4,10 +4,11 @@
 
 Per preset and task: the model's parameters, the training FLOPs of one step (forward and
 backward, torch's FlopCounterMode), the kernels one step launches (torch operations that are not
-views, AdamW and clipping with foreach as on CUDA: what bounds a small model's step on a GPU), the runs of the grid and their steps (fewest
-and most: a bracketing learning-rate sweep adds rungs as it goes), and, with --time-steps, the
-seconds one step takes here on one CPU thread. The GPU estimate printed beside them is
-arithmetic on those counts with the assumptions it prints; it is an estimate, not a measurement.
+views, AdamW and clipping with foreach as on CUDA: what bounds a small model's step on a GPU), the
+runs of the grid and their steps (fewest and most: a bracketing learning-rate sweep adds rungs
+as it goes), and, with --time-steps, the seconds one step takes here on one CPU thread. The GPU
+estimate printed beside them is arithmetic on those counts with the assumptions it prints; it is
+an estimate, not a measurement.
 """
 
 from __future__ import annotations
@@ -72,10 +73,16 @@ def step_profile(preset: Any, task: str, time_steps: int) -> dict[str, Any]:
     cfg = replace(grid.run_config(preset, arm, preset.scale(task).lrs[0], 0), device="cpu")
     data = train.Task(cfg)
     torch.manual_seed(0)
-    model = TinyTransformer(ModelConfig(
-        vocab_size=data.vocab_size, seq_len=data.seq_len, n_layers=cfg.n_layers,
-        n_heads=cfg.n_heads, d_k=cfg.d_k, variant=cfg.variant,
-    ))  # fmt: skip
+    model = TinyTransformer(
+        ModelConfig(
+            vocab_size=data.vocab_size,
+            seq_len=data.seq_len,
+            n_layers=cfg.n_layers,
+            n_heads=cfg.n_heads,
+            d_k=cfg.d_k,
+            variant=cfg.variant,
+        )
+    )
     # foreach: what AdamW and clipping use on CUDA (one launch per operation for all tensors)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, foreach=True)
     generator = torch.Generator().manual_seed(0)
@@ -93,9 +100,13 @@ def step_profile(preset: Any, task: str, time_steps: int) -> dict[str, Any]:
         step()
     with CountOps() as ops:
         step()
-    profile = {"parameters": model.n_parameters(), "tokens_per_step": cfg.batch * data.seq_len,
-               "context": data.seq_len, "flops_per_step": flops.get_total_flops(),
-               "ops_per_step": ops.ops}  # fmt: skip
+    profile = {
+        "parameters": model.n_parameters(),
+        "tokens_per_step": cfg.batch * data.seq_len,
+        "context": data.seq_len,
+        "flops_per_step": flops.get_total_flops(),
+        "ops_per_step": ops.ops,
+    }
     if time_steps:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
@@ -113,15 +124,26 @@ def estimate(name: str, time_steps: int) -> dict[str, Any]:
     preset = presets.PRESETS[name]
     tasks: dict[str, Any] = {}
     for task, (low, high, steps) in run_counts(preset).items():
-        tasks[task] = {"runs": [low, high], "steps_per_run": steps,
-                       **step_profile(preset, task, time_steps)}  # fmt: skip
+        tasks[task] = {
+            "runs": [low, high],
+            "steps_per_run": steps,
+            **step_profile(preset, task, time_steps),
+        }
     steps_high = sum(t["runs"][1] * t["steps_per_run"] for t in tasks.values())
     ops = sum(t["runs"][1] * t["steps_per_run"] * t["ops_per_step"] for t in tasks.values())
     flops = sum(t["runs"][1] * t["steps_per_run"] * t["flops_per_step"] for t in tasks.values())
-    result = {"preset": name, "workers": preset.workers, "seeds": preset.seeds,
-              "layers": preset.n_layers, "d_model": preset.d_model,
-              "head_sizes": list(preset.head_sizes), "tasks": tasks,
-              "grid_steps_most": steps_high, "grid_ops_most": ops, "grid_flops_most": flops}  # fmt: skip
+    result = {
+        "preset": name,
+        "workers": preset.workers,
+        "seeds": preset.seeds,
+        "layers": preset.n_layers,
+        "d_model": preset.d_model,
+        "head_sizes": list(preset.head_sizes),
+        "tasks": tasks,
+        "grid_steps_most": steps_high,
+        "grid_ops_most": ops,
+        "grid_flops_most": flops,
+    }
     if time_steps:
         result["cpu_s_most_1_thread"] = sum(
             t["runs"][1] * t["steps_per_run"] * t["cpu_s_per_step_1_thread"] for t in tasks.values()
@@ -130,9 +152,13 @@ def estimate(name: str, time_steps: int) -> dict[str, Any]:
     # the FLOPs (evaluation adds about 3 %, pytest and the workers' start some 15-20 s)
     result["gpu_s_estimate"] = [
         round(max(ops * host / preset.workers, ops * kernel, flops / rate), 1)
-        for host, kernel, rate in zip(HOST_S_PER_KERNEL, GPU_S_PER_KERNEL, GPU_FLOPS)
+        for host, kernel, rate in zip(HOST_S_PER_KERNEL, GPU_S_PER_KERNEL, GPU_FLOPS, strict=True)
     ]
     return result
+
+
+def _range(pair: tuple[float, float], unit: float) -> str:
+    return f"{pair[0] * unit:.0f}-{pair[1] * unit:.0f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,24 +169,30 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = [estimate(n, args.time_steps) for n in args.presets.split(",")]
     for r in results:
-        print(f"preset {r['preset']}: {r['layers']} layers, d_model {r['d_model']}, head sizes "
-              f"{r['head_sizes']}, {r['seeds']} seeds, {r['workers']} workers")  # fmt: skip
+        print(
+            f"preset {r['preset']}: {r['layers']} layers, d_model {r['d_model']}, head sizes "
+            f"{r['head_sizes']}, {r['seeds']} seeds, {r['workers']} workers"
+        )
         for task, t in r["tasks"].items():
-            line = (f"  {task:6} {t['parameters']:>9,} parameters, context {t['context']}, "
-                    f"{t['tokens_per_step']} tokens/step, {t['flops_per_step'] / 1e9:.2f} GFLOP/step, "
-                    f"{t['ops_per_step']} kernels/step, {t['runs'][0]}-{t['runs'][1]} runs x "
-                    f"{t['steps_per_run']} steps")  # fmt: skip
+            line = (
+                f"  {task:6} {t['parameters']:>9,} parameters, context {t['context']}, "
+                f"{t['tokens_per_step']} tokens/step, "
+                f"{t['flops_per_step'] / 1e9:.2f} GFLOP/step, "
+                f"{t['ops_per_step']} kernels/step, {t['runs'][0]}-{t['runs'][1]} runs x "
+                f"{t['steps_per_run']} steps"
+            )
             if "cpu_s_per_step_1_thread" in t:
                 line += f", {t['cpu_s_per_step_1_thread'] * 1e3:.1f} ms/step here (1 thread)"
             print(line)
-        print(f"  grid (most runs): {r['grid_steps_most']:,} steps, "
-              f"{r['grid_flops_most'] / 1e12:.1f} TFLOP, {r['grid_ops_most'] / 1e6:.1f} M kernels"
-              + (f", {r['cpu_s_most_1_thread']:.0f} CPU-s here" if "cpu_s_most_1_thread" in r else "")
-              + f"; GPU estimate {r['gpu_s_estimate'][0]}-{r['gpu_s_estimate'][1]} s of training "
-              f"(the slowest of: {HOST_S_PER_KERNEL[0] * 1e6:.0f}-{HOST_S_PER_KERNEL[1] * 1e6:.0f} µs "
-              f"host time per kernel over {r['workers']} workers; "
-              f"{GPU_S_PER_KERNEL[0] * 1e6:.0f}-{GPU_S_PER_KERNEL[1] * 1e6:.0f} µs of GPU per kernel, "
-              f"serialised; {GPU_FLOPS[0] / 1e12:.0f}-{GPU_FLOPS[1] / 1e12:.0f} TFLOP/s)")  # fmt: skip
+        print(
+            f"  grid (most runs): {r['grid_steps_most']:,} steps, "
+            f"{r['grid_flops_most'] / 1e12:.1f} TFLOP, {r['grid_ops_most'] / 1e6:.1f} M kernels"
+            + (f", {r['cpu_s_most_1_thread']:.0f} CPU-s here" if "cpu_s_most_1_thread" in r else "")
+            + f"; GPU estimate {r['gpu_s_estimate'][0]}-{r['gpu_s_estimate'][1]} s of training "
+            f"(the slowest of: {_range(HOST_S_PER_KERNEL, 1e6)} µs host time per kernel over "
+            f"{r['workers']} workers; {_range(GPU_S_PER_KERNEL, 1e6)} µs of GPU per kernel, "
+            f"serialised; {GPU_FLOPS[0] / 1e12:.0f}-{GPU_FLOPS[1] / 1e12:.0f} TFLOP/s)"
+        )
     if len(results) > 1:
         base, *others = results
         for r in others:

@@ -140,6 +140,8 @@ def select(plan: list[Stage], names: str) -> list[Stage]:
         raise BudgetError(f"unknown stage(s) {', '.join(unknown)}; "
                           f"this plan has {', '.join(s.name for s in plan)}")  # fmt: skip
     return [s for s in plan if s.name in wanted]
+
+
 def probe(rehearsal: bool) -> tuple[dict[str, str], list[str]]:
     """Versions and device, and what is missing for the GPU run (empty list: nothing)."""
     facts: dict[str, str] = {
@@ -294,8 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", help=f"comma-separated, from {', '.join(STAGE_NAMES)}")
     parser.add_argument("--rehearsal", action="store_true", help="CPU, tiny selection")
     parser.add_argument("--check", action="store_true", help="check the plan, run nothing")
-    parser.add_argument("--commit", default=os.environ.get("CLAIMCHECK_COMMIT") or git_commit(),
-                        help="the commit checked out (the box's copy may have no .git)")
+    parser.add_argument(
+        "--commit",
+        default=os.environ.get("CLAIMCHECK_COMMIT") or git_commit(),
+        help="the commit checked out (the box's copy may have no .git)",
+    )
     parser.add_argument("--collect", type=Path, help="copy each stage's files here as it ends")
     args = parser.parse_args(argv)
     started = time.monotonic()

@@ -59,7 +59,9 @@ def load_run(path: Path) -> tuple[dict[str, Any], dict[str, Any], Path]:
         verdict_file = next((c for c in candidates if c.exists()), candidates[0])
         summary_file = path / "summary.json"
     verdict = _read_json(verdict_file)
-    if not isinstance(verdict.get("claims"), list) or not isinstance(verdict.get("environment"), dict):
+    if not isinstance(verdict.get("claims"), list) or not isinstance(
+        verdict.get("environment"), dict
+    ):
         raise RunFilesError(f"{verdict_file}: not a verdict.json (no claims or environment)")
     summary = _read_json(summary_file) if summary_file.exists() else {}
     return verdict, summary, verdict_file
@@ -145,7 +147,8 @@ def claim_scale(claim: dict[str, Any]) -> dict[str, Any]:
     first = inputs[0] if inputs else {}
     return merge(
         (s for i in inputs for s in _scales_in_inputs(i)),
-        preset=first.get("preset"), seeds=first.get("seeds"),
+        preset=first.get("preset"),
+        seeds=first.get("seeds"),
     )
 
 
@@ -154,7 +157,9 @@ def _date(environment: dict[str, Any]) -> str:
     text = str(environment.get("date") or "")
     match = re.fullmatch(r"(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d)(:\d\d)?(?: ?UTC|Z)?", text)
     if not match:
-        raise RunFilesError(f"the run's environment has no date like 2026-12-06 16:36 UTC: {text!r}")
+        raise RunFilesError(
+            f"the run's environment has no date like 2026-12-06 16:36 UTC: {text!r}"
+        )
     return f"{match[1]}T{match[2]}{match[3] or ':00'}Z"
 
 
@@ -171,14 +176,16 @@ def sidecar(verdict: dict[str, Any], summary: dict[str, Any], any_preset: bool =
     preset = next((s["preset"] for s in scales.values() if s.get("preset")), None)
     preset = preset or (stage.get("env") or {}).get("CLAIMCHECK_TRAINING_PRESET")
     if preset != "gpu" and not any_preset:
-        raise RunFilesError(f"the run used the {preset or 'unknown'} preset, not gpu: its "
-                            "verdicts say nothing about GPU scale (--any-preset to go on)")  # fmt: skip
+        raise RunFilesError(
+            f"the run used the {preset or 'unknown'} preset, not gpu: its "
+            "verdicts say nothing about GPU scale (--any-preset to go on)"
+        )
     gpu = environment.get("gpu") if isinstance(environment.get("gpu"), dict) else {}
     device = gpu.get("name") if gpu.get("available") else None
     device = device or facts.get("device") or f"CPU ({environment.get('cpu', 'unknown')})"
     inputs = [i for c in claims for i in _inputs(c)]
-    grid_wall = max((i["grid_wall_s"] for i in inputs if isinstance(i.get("grid_wall_s"), (int, float))),
-                    default=None)  # fmt: skip
+    walls = [i["grid_wall_s"] for i in inputs if isinstance(i.get("grid_wall_s"), (int, float))]
+    grid_wall = max(walls, default=None)
     scale = merge(scales.values(), preset=preset, device=device,
                   wall_s=stage.get("wall_s") or grid_wall)  # fmt: skip
     versions = {
@@ -198,7 +205,8 @@ def sidecar(verdict: dict[str, Any], summary: dict[str, Any], any_preset: bool =
         "environment": {k: str(v) for k, v in versions.items() if v not in (None, "", "missing")},
         "commit": str(commit),
         "date": _date(environment),
-        "finished": bool(status.get("finished", True)) and stage.get("status", "passed") == "passed",
+        "finished": bool(status.get("finished", True))
+        and stage.get("status", "passed") == "passed",
         "claims": {
             c["id"]: {"verdict": verdict_of(c), "finding": finding_of(c), "scale": scales[c["id"]]}
             for c in claims
@@ -278,7 +286,9 @@ def generate(run: Path, page: Path, sidecar_path: Path, any_preset: bool = False
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", type=Path, help="the run's output folder, collect folder or verdict.json")
+    parser.add_argument(
+        "run", type=Path, help="the run's output folder, collect folder or verdict.json"
+    )
     parser.add_argument("--page", type=Path, default=ROOT / PAGE)
     parser.add_argument("--sidecar", type=Path, default=ROOT / SIDECAR)
     parser.add_argument("--any-preset", action="store_true", help="accept a smoke or cpu run")

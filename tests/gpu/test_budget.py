@@ -41,8 +41,11 @@ def test_budgets_over_the_limit_are_refused_naming_each_stage():
 def test_the_real_plans_fit_their_limits_and_every_stage_can_start():
     """What the GPU box runs and what CI rehearses: budgets that add up, programs and files
     that exist (a renamed test file fails here, not on the device)."""
-    for rehearsal, limit, reserve in ((False, run.LIMIT_S, run.SETUP_RESERVE_S),
-                                      (True, run.REHEARSAL_LIMIT_S, run.REHEARSAL_SETUP_RESERVE_S)):  # fmt: skip
+    plans = [
+        (False, run.LIMIT_S, run.SETUP_RESERVE_S),
+        (True, run.REHEARSAL_LIMIT_S, run.REHEARSAL_SETUP_RESERVE_S),
+    ]
+    for rehearsal, limit, reserve in plans:
         plan = run.stages(Path("/tmp/out"), rehearsal)
         budget.check_plan(plan, limit, reserve)
         assert [s.name for s in plan if budget.cannot_start(s, ROOT)] == []

@@ -37,9 +37,9 @@ def _claim(claim_id: str, verdict: str, *, new: bool, preset: str = "gpu") -> di
         "checks": [{"nodeid": "x", "evidence": {"inputs": inputs}}],
     }  # fmt: skip
     if new:
-        claim.update(family="training", finding=f"finding of {claim_id}",
-                     scale={"preset": preset, "steps": 640, "parameters": 743_040,
-                            "context": 128, "seeds": 4, "layers": 3, "tasks": ["lm", "recall"]})  # fmt: skip
+        scale = {"preset": preset, "steps": 640, "parameters": 743_040, "context": 128,
+                 "seeds": 4, "layers": 3, "tasks": ["lm", "recall"]}  # fmt: skip
+        claim.update(family="training", finding=f"finding of {claim_id}", scale=scale)
     return claim
 
 
@@ -97,7 +97,14 @@ def test_old_schema_verdicts_map_to_the_reproduced_family_with_the_scale_from_th
     assert side["commit"] == "abc123"  # the box had no .git: run.py's --commit
     assert side["date"] == "2026-12-06T17:00:00Z"
     assert side["finished"] is True
-    for text in (DEVICE, "2.11.0+cu128", "abc123", "743,040", "NOT REPRODUCED", "statement of training-b"):
+    for text in (
+        DEVICE,
+        "2.11.0+cu128",
+        "abc123",
+        "743,040",
+        "NOT REPRODUCED",
+        "statement of training-b",
+    ):
         assert text in page
     assert "[`page.json`](page.json)" in page
 
@@ -126,7 +133,9 @@ def test_a_collected_folder_and_a_bare_verdict_file_are_read_too(tmp_path):
     run = _run(tmp_path, OLD, new=False)
     collected = tmp_path / "collected"
     collected.mkdir()
-    (collected / "training-verdict.json").write_text((run / "training" / "verdict.json").read_text())
+    (collected / "training-verdict.json").write_text(
+        (run / "training" / "verdict.json").read_text()
+    )
     (collected / "summary.json").write_text((run / "summary.json").read_text())
     assert _generate(tmp_path, collected)[0] == 0
     assert _generate(tmp_path, run / "training" / "verdict.json")[0] == 0
