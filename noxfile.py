@@ -113,12 +113,16 @@ def slow_tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format) and mypy."""
-    session.install("ruff>=0.5", "mypy>=1.10", "types-PyYAML", "types-jsonschema")
+    """ruff (lint and format); mypy over every module of the distribution (the package
+    `softmax_claimcheck`, whose folders match its import names: docs/design.md, "Layout"); and
+    import-linter's layering contracts (pyproject.toml, [tool.importlinter])."""
+    session.install("ruff>=0.5", "mypy>=1.10", "types-PyYAML", "types-jsonschema",
+                    "import-linter>=2.1")  # fmt: skip
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     _install(session)
     session.run("mypy")
+    session.run("lint-imports")
 
 
 @nox.session(python=False)

@@ -31,6 +31,7 @@ from softmax_claimcheck.claimcheck.verdicts import (
     Outcome,
     ScopeMembers,
     decide_all,
+    every_check_decides,
 )
 
 EVIDENCE_KEY = pytest.StashKey[Evidence]()
@@ -312,7 +313,9 @@ class ClaimRun:
             self.interrupted = f"ended with pytest exit status {int(exitstatus)}"
         if not self.stop_errors:
             self.verdicts = decide_all(
-                self.selected, list(self.results.values()), self.scope_members or _every
+                self.selected,
+                list(self.results.values()),
+                self.scope_members or every_check_decides,
             )
         claim_failures = sum(
             1 for r in self.results.values() if r.outcome in (Outcome.FAILS, Outcome.CRASHED)
@@ -406,10 +409,6 @@ class ClaimRun:
         if self.verdicts or self.stop_errors:
             verdict_line = "claims: OK" if self.ok else "claims: FAILED (see above)"
             tr.write_line(verdict_line, green=self.ok, red=not self.ok, bold=True)
-
-
-def _every(_scope: str | None) -> frozenset[str] | None:
-    return None
 
 
 def _params(item: pytest.Item) -> dict[str, str]:

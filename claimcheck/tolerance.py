@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,14 @@ class NumericTolerance:
 
 
 # Per-dtype defaults: a few units in the last place of a well-conditioned softmax output.
-DEFAULT_NUMERIC: dict[str, tuple[float, float]] = {
-    "float64": (1e-12, 1e-10),
-    "float32": (1e-6, 1e-5),
-    "float16": (1e-3, 4e-3),
-    "bfloat16": (8e-3, 3e-2),
-}
+DEFAULT_NUMERIC: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {
+        "float64": (1e-12, 1e-10),
+        "float32": (1e-6, 1e-5),
+        "float16": (1e-3, 4e-3),
+        "bfloat16": (8e-3, 3e-2),
+    }
+)
 
 
 def numeric_tolerance(

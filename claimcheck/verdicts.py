@@ -87,7 +87,8 @@ class ClaimResult:
 ScopeMembers = Callable[[str | None], frozenset[str] | None]
 
 
-def _no_scope(_scope: str | None) -> frozenset[str] | None:
+def every_check_decides(_scope: str | None) -> frozenset[str] | None:
+    """The scope rule of a run that knows no implementations: every check decides."""
     return None
 
 
@@ -127,7 +128,7 @@ def _unit_text(claim: Claim, unit: str) -> str:
 
 
 def decide(
-    claim: Claim, checks: Sequence[CheckResult], scope_members: ScopeMembers = _no_scope
+    claim: Claim, checks: Sequence[CheckResult], scope_members: ScopeMembers = every_check_decides
 ) -> ClaimResult:
     """Apply the rules of docs/design.md to one claim."""
     checks = list(checks)
@@ -228,7 +229,7 @@ def decide(
 def decide_all(
     claims: Iterable[Claim],
     checks: Sequence[CheckResult],
-    scope_members: ScopeMembers = _no_scope,
+    scope_members: ScopeMembers = every_check_decides,
 ) -> list[ClaimResult]:
     by_claim: dict[str, list[CheckResult]] = {}
     for check in checks:

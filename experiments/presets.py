@@ -23,7 +23,9 @@ an explosion).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 PRESET_ENV = "CLAIMCHECK_TRAINING_PRESET"
 DEVICE_ENV = "CLAIMCHECK_TRAINING_DEVICE"
@@ -179,7 +181,7 @@ GPU = Preset(
     ),
 )  # fmt: skip
 
-PRESETS = {p.name: p for p in (SMOKE, CPU, GPU)}
+PRESETS: Mapping[str, Preset] = MappingProxyType({p.name: p for p in (SMOKE, CPU, GPU)})
 
 
 def selected() -> Preset:
