@@ -58,7 +58,7 @@ def step_profile(preset: Any, task: str, time_steps: int) -> dict[str, Any]:
     from torch.utils.flop_counter import FlopCounterMode
 
     from softmax_claimcheck.experiments import grid, train
-    from softmax_claimcheck.experiments.model import ModelConfig, TinyTransformer
+    from softmax_claimcheck.experiments.transformer import ModelConfig, TinyTransformer
 
     class CountOps(TorchDispatchMode):
         def __init__(self) -> None:

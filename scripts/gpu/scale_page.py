@@ -202,7 +202,9 @@ def sidecar(verdict: dict[str, Any], summary: dict[str, Any], any_preset: bool =
         "schema": SCHEMA,
         "page": page,
         "scale": scale,
-        "environment": {k: str(v) for k, v in versions.items() if v not in (None, "", "None", "missing")},
+        "environment": {
+            k: str(v) for k, v in versions.items() if v not in (None, "", "None", "missing")
+        },
         "commit": str(commit),
         "date": _date(environment),
         "finished": bool(status.get("finished", True))
