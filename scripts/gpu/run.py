@@ -110,7 +110,7 @@ def stages(out: Path, rehearsal: bool) -> list[Stage]:
     b = BUDGETS
     return [
         Stage("claims", "every claim check on CPU and CUDA, no training",
-              [*pytest, "tests/checks", "-m", "not training", "--require-all-run", *_workers(4),
+              [*pytest, "tests/checks", "-m", "not training", "--require-all-run", *_workers(6),
                "--reports-dir", str(out / "claims")], b["claims"], needs=["tests/checks"]),
         Stage("kernels", "our Triton kernels' tests: compiled on the GPU, then interpreted",
               [*pytest, "tests/kernels/test_triton_kernels.py", "-rs",
