@@ -144,3 +144,28 @@ def test_each_stage_is_collected_as_it_ends(tmp_path):
     assert [s["status"] for s in summary["stages"]] == ["passed", "passed"]
     with tarfile.open(into / "training.tar.gz") as archive:
         assert "training/verdict.json" in archive.getnames()
+
+
+def test_main_fails_when_a_stage_cannot_start_and_still_runs_the_rest(
+    tmp_path, monkeypatch, capsys
+):
+    """The whole command, its probes stubbed: exit 1, the summary names the stage and why."""
+
+    def plan(out: Path, rehearsal: bool) -> list[Stage]:
+        return [
+            Stage("claims", "renamed", [PY, "gone.py"], 10, needs=["tests/no_such_folder"]),
+            _stage("training", "print('trained')"),
+        ]
+
+    monkeypatch.setattr(run, "stages", plan)
+    monkeypatch.setattr(run, "probe", lambda rehearsal: ({"device": "stub"}, []))
+    monkeypatch.setattr(run, "_plugins_registered", lambda env: True)
+    out, into = tmp_path / "out", tmp_path / "collect"
+    args = ["--rehearsal", "--skip-install", "--out", str(out), "--collect", str(into)]
+    assert run.main(args) == 1
+    summary = json.loads((into / "summary.json").read_text())
+    stages = {s["name"]: s for s in summary["stages"]}
+    assert stages["claims"]["status"] == "could not start"
+    assert "tests/no_such_folder" in stages["claims"]["reason"]
+    assert stages["training"]["status"] == "passed"
+    assert "could not start" in capsys.readouterr().out
