@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class ClaimTolerance:
@@ -56,6 +58,14 @@ class NumericTolerance:
 
     def describe(self) -> str:
         return f"{self.dtype}: |measured − exact| ≤ {self.atol:g} + {self.rtol:g}·|exact|"
+
+    def calibrated(
+        self, exact: np.ndarray, reference_error: float, factor: float = 2.0
+    ) -> np.ndarray:
+        """FlashAttention's self-calibrating bound, element by element: `factor` × the error of
+        a plain reference in this dtype, plus this dtype's floor (infinities count as 0)."""
+        finite = np.abs(np.where(np.isfinite(exact), exact, 0.0))
+        return factor * reference_error + self.atol + self.rtol * finite
 
 
 # Per-dtype defaults: a few units in the last place of a well-conditioned softmax output.

@@ -46,6 +46,9 @@ class CheckResult:
     evidence: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
     standing: Standing = Standing.DECIDES
+    # the implementation the check ran on (claimcheck/hookspecs.py): scope is decided by it
+    implementation: str | None = None
+    precision_bits: int | None = None  # of its arithmetic; None: exact or unknown
 
     @property
     def label(self) -> str:
@@ -53,10 +56,6 @@ class CheckResult:
         parts = [self.reading] if self.reading else []
         parts += [v for v in self.params.values() if v]
         return " · ".join(parts) or self.nodeid.rsplit("::", 1)[-1]
-
-    @property
-    def implementation(self) -> str | None:
-        return self.params.get("implementation")
 
 
 class NotRunCause(enum.StrEnum):

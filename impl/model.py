@@ -18,6 +18,20 @@ Availability = Callable[[str, str], "str | None"]
 
 
 @dataclass(frozen=True)
+class KnownDeviation:
+    """A property a built-in is known to break, as data on its entry (PyTorch OpInfo's
+    DecorateInfo habit). The conformance runner expects it to fail; if it holds, the run fails
+    (a strict expected failure), so the data stays true."""
+
+    properties: frozenset[str]
+    reason: str
+    dtypes: tuple[str, ...] | None = None  # None: every dtype
+
+    def applies(self, property_id: str, dtype: str) -> bool:
+        return property_id in self.properties and (self.dtypes is None or dtype in self.dtypes)
+
+
+@dataclass(frozen=True)
 class Implementation:
     id: str
     # "softmax": fn(x, axis=-1) -> weights along axis.
@@ -35,6 +49,13 @@ class Implementation:
     # Probed once per (device, dtype) and cached: a kernel that does not exist here (e.g. the
     # cuDNN attention backend on a CPU) is kept as a case and skipped with this reason.
     available: Availability | None = field(default=None, compare=False)
+    known_deviations: tuple[KnownDeviation, ...] = field(default=(), compare=False)
+
+    def known_deviation(self, property_id: str, dtype: str) -> str | None:
+        """Why this property is expected to fail here, or None."""
+        return next(
+            (k.reason for k in self.known_deviations if k.applies(property_id, dtype)), None
+        )
 
 
 @dataclass(frozen=True)
