@@ -46,8 +46,8 @@ SDPA_KEYWORDS = ("attn_mask", "is_causal", "scale")
 PROBE = np.array([[0.0, 1.0, 2.0], [3.0, 1.0, -1.0]])  # two rows: a (2, 3) output comes back
 SIGNATURE_HELP = (
     "a softmax must take the array, with an `axis` or `dim` keyword or alone: f(x, axis=-1), "
-    "f(x, dim=-1) or f(x) (over the last axis); an attention must take (query, key, value, ...) as torch's "
-    "scaled_dot_product_attention does"
+    "f(x, dim=-1) or f(x) (over the last axis); an attention must take (query, key, value, "
+    "...) as torch's scaled_dot_product_attention does"
 )
 
 
@@ -89,7 +89,7 @@ class Callee:
             return capture(self.fn, x, **{self.convention: axis})
         if self.convention == "x":
             if axis not in (-1, len(getattr(x, "shape", ())) - 1):
-                reason = f"{CONVENTIONS['x']}; it takes no axis, so axis={axis} is not asked"
+                reason = f"{CONVENTIONS['x']} only (it takes no axis keyword)"
                 return Call(not_supported=reason, error=NotSupported(reason))
             return capture(self.fn, x)
         if self._keyword is not None:
@@ -146,7 +146,9 @@ def load(spec: str) -> tuple[Any, str]:
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
         head, dot, tail = spec.partition("(")[0].rpartition(".")
-        example = f"{head}:{tail}{spec[len(head) + 1 + len(tail) :]}" if dot else "scipy.special:softmax"
+        example = (
+            f"{head}:{tail}{spec[len(head) + 1 + len(tail) :]}" if dot else "scipy.special:softmax"
+        )
         raise LoadError(
             f"{spec}: expected package.module:function (a colon before the function's name), "
             f"e.g. {example}"
@@ -373,6 +375,17 @@ def _probe_inputs(kind: str, backend: str, dtype: str) -> tuple[Any, ...]:
     import torch
 
     return tuple(torch.tensor(a, dtype=getattr(torch, dtype)) for a in arrays)
+
+
+def probe(callee: Callee, dtype: str, device: str = "cpu") -> Call:
+    """One call on the tiny probe input in this dtype, on this device (torch)."""
+    args = _probe_inputs(callee.kind, callee.backend, dtype)
+    if callee.backend == "torch":
+        args = tuple(a.to(device) for a in args)
+    with np.errstate(all="ignore"):
+        if callee.kind == "attention":
+            return callee.attention(*args)
+        return callee.softmax(args[0], -1)
 
 
 def _probe_backend(callee: Callee) -> str:
