@@ -155,16 +155,17 @@ def device_reason(subject: Subject, device: str) -> str | None:
 
 def _undeclared_dtypes_work(subject: Subject, device: str) -> None:
     """Without --dtypes every dtype of the backend is judged: one that raises on a tiny input
-    is a usage error that names the --dtypes to pass, not one failure per property."""
+    while others do not is a usage error that names the --dtypes to pass, not one failure per
+    property."""
     raising: dict[str, str] = {}
     for dtype in subject.dtypes:
         call = probe(subject.callee, dtype, device)
         if call.raised and not call.not_supported:
             raising[dtype] = call.exception
-    if raising:
-        works = [d for d in subject.dtypes if d not in raising]
+    works = [d for d in subject.dtypes if d not in raising]
+    if raising and works:  # raising on every dtype: judged, every check fails with it
         dtype, exception = next(iter(raising.items()))
-        hint = f"pass --dtypes {','.join(works)}" if works else "pass --dtypes with those it takes"
+        hint = f"pass --dtypes {','.join(works)}"
         raise UsageError(
             f"{subject.name} {did(exception)} on {dtype} input (no --dtypes given, so every "
             f"{subject.backend} dtype is tried): {hint}"
