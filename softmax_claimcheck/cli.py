@@ -38,6 +38,12 @@ def parser() -> argparse.ArgumentParser:
         "3 internal error of the runner",
     )
     sub = main.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "check",
+        add_help=False,
+        help="run the article's checks (shipped with the package) on --impl MODULE:FUNCTION; "
+        "pytest options may follow (softmax_claimcheck/article_checks.py)",
+    )
     conform = sub.add_parser(
         "conform",
         help="judge one implementation, property by property",
@@ -77,6 +83,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["check"]:  # every other argument is pytest's
+        from softmax_claimcheck import article_checks
+
+        return article_checks.main(argv[1:])
     try:
         args = parser().parse_args(argv)
     except SystemExit as exc:  # argparse: 2 on bad usage, 0 on --help
