@@ -75,6 +75,8 @@ def subject_for(
     if fully_masked is not None and fully_masked not in FULLY_MASKED:
         raise UsageError(f"--fully-masked {fully_masked}: choose one of {', '.join(FULLY_MASKED)}")
     _known(dtypes, "--dtypes", ALL_DTYPES, "dtype")
+    if devices is not None and not devices:
+        raise UsageError("--devices is empty: name at least one device, e.g. --devices cpu")
     for device in devices or ():
         if DEVICE.fullmatch(device) is None:
             raise UsageError(
