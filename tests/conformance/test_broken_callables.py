@@ -36,4 +36,4 @@ def test_the_gradient_ones_are_right_otherwise(conform) -> None:
     """Only the gradient path is missing: every other property holds."""
     for target in ("detached_softmax", "numpy_roundtrip_softmax", "no_grad_softmax_module"):
         code, out = conform(f"{BROKEN}:{target}")
-        assert "(failing: gradient)" in out, out
+        assert code == 1 and "(failing: gradient)" in out, out

@@ -35,7 +35,7 @@ def test_require_turns_not_supported_into_a_failure(conform) -> None:
 
 def test_require_adds_to_the_selected_properties(conform) -> None:
     code, out = conform(SCIPY, "--property", "values", "--require", "gradient")
-    assert code == 1
+    assert code == 1 and "FAIL: gradient [cpu/float64]" in out
     result = check(SCIPY, properties=["values"], require="gradient")
     assert {p.id for p in result.properties} == {"values", "gradient"}
 
