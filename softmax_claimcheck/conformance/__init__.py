@@ -8,9 +8,12 @@ From Python or a pytest suite::
     assert result.ok, result.summary()
     assert_conforms(torch.nn.functional.scaled_dot_product_attention, kind="attention")
 
-`check` takes a function (softmax/log-softmax `f(x, axis=-1)` or `f(x, dim=-1)`; attention with
-the calling convention of torch's `scaled_dot_product_attention`), a `"module:function"` string,
-or a registry `impl.model.Implementation`; it returns a `Result` (results.py).
+`check` takes a callable (softmax/log-softmax `f(x, axis=-1)`, `f(x, dim=-1)` or `f(x)` over the
+last axis, a callable object or an nn.Module; attention with the calling convention of torch's
+`scaled_dot_product_attention`), a `"module:function"` or `"module:Class(literal args)"` string,
+or a registry `impl.model.Implementation`; it returns a `Result` (results.py). `require=` names
+properties that must hold: "not supported" fails them. What cannot be judged (an unknown dtype,
+device or property, a class instead of an instance) raises UsageError.
 """
 
 from __future__ import annotations
