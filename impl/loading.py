@@ -185,9 +185,7 @@ def _parse_attribute(
 ) -> tuple[str, tuple[Any, ...] | None, dict[str, Any]]:
     """`a.b` -> ("a.b", None, {}); `A(1, dim=-1)` -> ("A", (1,), {"dim": -1}); the arguments
     must be Python literals."""
-    if "(" not in attribute:
-        if not all(part.isidentifier() for part in attribute.split(".")):
-            raise LoadError(f"{spec}: {attribute!r} is not a name, e.g. scipy.special:softmax")
+    if "(" not in attribute:  # any attribute name (a module's __getattr__ may serve "sdpa-math")
         return attribute, None, {}
     hint = "e.g. torch.nn:Softmax(dim=-1); arguments must be literals (numbers, strings, ...)"
     try:

@@ -38,7 +38,7 @@ CASES = {
     "a-class": (["torch.nn:Softmax"], "torch.nn:Softmax(dim=-1)"),
     "not-a-literal": (["torch.nn:Softmax(dim=d)"], "must be literals"),
     "constructor-raises": (["torch.nn:Softmax(foo=1)"], "unexpected keyword argument 'foo'"),
-    "not-a-name": (["numpy:soft-max"], "is not a name"),
+    "no-attribute": (["numpy:soft-max"], "has no attribute 'soft-max'"),
     "no-module": (["no_such_module_xyz:softmax"], "cannot import module"),
     "bad-kind": ([SCIPY, "--kind", "sigmoid"], "invalid choice: 'sigmoid'"),
     "unknown-option": ([SCIPY, "--frobnicate"], "unrecognized arguments: --frobnicate"),
