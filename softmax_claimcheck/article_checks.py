@@ -38,8 +38,11 @@ def arguments(args: list[str], cwd: Path) -> list[str]:
 
 def main(args: list[str]) -> int:
     if any(a in ("-h", "--help") for a in args):
-        print(__doc__.strip().splitlines()[0].strip("`") + "\n\n" + USAGE)
-        print("Any pytest option may follow (pytest --help lists them); e.g. -k values, -x.")
+        print(USAGE + "\n")
+        print("Runs the article's checks, shipped with the package, on your implementation (and")
+        print("the built-ins) from any folder; reports go to ./reports/. The training checks")
+        print("are left out unless asked for (-m training). Any pytest option may follow")
+        print("(pytest --help lists them), e.g. -k axis -x. --impl takes what `conform` takes.")
         return 0
     if not (SUITE / "pytest.ini").is_file() or not (SUITE / "tests" / "checks").is_dir():
         print(

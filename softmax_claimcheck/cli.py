@@ -33,7 +33,8 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     main = _Parser(
         prog="softmax-claimcheck",
-        description="Conformance of softmax / log-softmax / attention implementations.",
+        description="Conformance of softmax / log-softmax / attention implementations, and the "
+        "article's checks on them.",
         epilog="exit codes: 0 conforms, 1 a property fails, 2 usage error or cannot load, "
         "3 internal error of the runner",
     )
