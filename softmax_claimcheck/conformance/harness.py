@@ -335,6 +335,8 @@ def identical(a: Any, b: Any) -> bool:
 def require_autograd(ctx: Ctx) -> None:
     if ctx.subject.backend != "torch":
         raise Unsupported("numpy input: no autograd")
+    if ctx.subject.no_autograd:
+        raise Unsupported(ctx.subject.no_autograd)
 
 
 def no_gradient_path(out: Any, inputs: str) -> None:

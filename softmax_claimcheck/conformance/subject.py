@@ -34,6 +34,9 @@ class Subject:
     fully_masked: str | None = None
     builtin: Implementation | None = None  # a registry entry: its known deviations
     available: Callable[[str, str], str | None] | None = None  # the registry's own probe
+    # why torch autograd cannot reach it (an adapter around another framework: the frameworks
+    # table); None for a torch implementation, whose missing gradient path is a failure
+    no_autograd: str | None = None
 
     @property
     def kind(self) -> str:
