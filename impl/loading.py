@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,15 @@ CONVENTIONS = {
     "sdpa": "called as f(query, key, value, ...) with SDPA's keywords",
     "registry": "called with the registry's own signature",
 }
+
+
+DEVICES = re.compile(r"cpu|cuda(:\d+)?|mps|xpu(:\d+)?")
+DEVICES_HELP = "choose from cpu, cuda, cuda:N, mps, xpu, xpu:N"
+
+
+def unknown_devices(devices: tuple[str, ...] | list[str]) -> list[str]:
+    """The names that are no device an implementation can be judged on (`tpu`, `garbage`)."""
+    return [d for d in devices if DEVICES.fullmatch(d) is None]
 
 
 def described(convention: str) -> str:

@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from softmax_claimcheck.impl.loading import Callee, LoadError, RegistryFunction, learn, load
+from softmax_claimcheck.impl.loading import (
+    DEVICES_HELP,
+    Callee,
+    LoadError,
+    RegistryFunction,
+    learn,
+    load,
+    unknown_devices,
+)
 from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, ImplCase, Implementation
 
 if TYPE_CHECKING:
@@ -148,9 +156,15 @@ def _declared(config: pytest.Config) -> dict[str, Any]:
     unknown = sorted(set(dtypes or ()) - set(ALL_DTYPES))
     if unknown:
         raise pytest.UsageError(f"--impl-dtypes: unknown dtype(s) {', '.join(unknown)}")
+    devices = split("impl_devices")
+    unknown = unknown_devices(devices or ())
+    if unknown:
+        raise pytest.UsageError(
+            f"--impl-devices: unknown device(s) {', '.join(unknown)}; {DEVICES_HELP}"
+        )
     return {
         "dtypes": dtypes,
-        "devices": split("impl_devices"),
+        "devices": devices,
         "fully_masked": config.getoption("impl_fully_masked", None),
     }
 

@@ -6,20 +6,26 @@ a built-in, its registry entry (its known deviations)."""
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from softmax_claimcheck.impl.calling import Call, did
-from softmax_claimcheck.impl.loading import Callee, LoadError, learn, of_registry, probe
+from softmax_claimcheck.impl.loading import (
+    DEVICES_HELP,
+    Callee,
+    LoadError,
+    learn,
+    of_registry,
+    probe,
+    unknown_devices,
+)
 from softmax_claimcheck.impl.model import ALL_DTYPES, Implementation
 
 NUMPY_DEFAULT_DTYPES = ("float64", "float32", "float16")
 TORCH_DEFAULT_DTYPES = ("float64", "float32", "float16", "bfloat16")
 FULLY_MASKED = ("nan", "zeros", "uniform")
 UsageError = LoadError  # the command cannot judge anything (exit 2)
-DEVICE = re.compile(r"cpu|cuda(:\d+)?|mps|xpu(:\d+)?")
 
 
 @dataclass
@@ -80,12 +86,11 @@ def subject_for(
     _known(dtypes, "--dtypes", ALL_DTYPES, "dtype")
     if devices is not None and not devices:
         raise UsageError("--devices is empty: name at least one device, e.g. --devices cpu")
-    for device in devices or ():
-        if DEVICE.fullmatch(device) is None:
-            raise UsageError(
-                f"--devices {','.join(devices or ())}: unknown device {device!r}; "
-                "choose from cpu, cuda, cuda:N, mps, xpu, xpu:N"
-            )
+    unknown = unknown_devices(devices or ())
+    if unknown:
+        raise UsageError(
+            f"--devices {','.join(devices or ())}: unknown device {unknown[0]!r}; {DEVICES_HELP}"
+        )
     declared = {
         "dtypes": list(dtypes) if dtypes else None,
         "devices": list(devices) if devices else None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from softmax_claimcheck.conformance import check
 from softmax_claimcheck.conformance.results import NOT_SUPPORTED
@@ -75,3 +76,22 @@ def test_undeclared_dtype_of_an_fx_function_names_the_dtypes(conform) -> None:
     assert code == 2 and out.count("\n") == 1, out
     assert "pass --dtypes float64,float32" in out
     assert conform(f"{CONTROLS}:float16_refusing_fx", "--dtypes", "float64,float32")[0] == 0
+
+
+def test_impl_takes_an_instance_made_from_the_command_line() -> None:
+    from softmax_claimcheck.impl import pytest_plugin
+
+    impl = pytest_plugin.from_option("torch.nn:Softmax(dim=-1)")
+    assert (impl.id, impl.role, impl.backend) == ("user-Softmax", "softmax", "torch")
+    x = torch.tensor([[0.0, 1.0, 2.0]], dtype=torch.float64)
+    torch.testing.assert_close(impl.fn(x, axis=-1), torch.softmax(x, dim=-1))
+    with pytest.raises(pytest.UsageError, match="is a class"):
+        pytest_plugin.from_option("torch.nn:Softmax")
+
+
+def test_impl_devices_are_checked_like_conforms(pytester) -> None:
+    """--impl-devices tpu stops the run before any check with one line (pytest's exit 4)."""
+    result = pytester.runpytest("--impl", "torch:softmax", "--impl-devices", "tpu,cpu",
+                                "-p", "no:cacheprovider")  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--impl-devices: unknown device(s) tpu; choose from cpu*"])
