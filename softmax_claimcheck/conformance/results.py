@@ -71,7 +71,7 @@ class Result:
     implementation: str  # "mypkg.kernels:softmax"
     kind: str  # softmax | log-softmax | attention
     backend: str  # numpy | torch
-    convention: str  # how it is called: axis | dim | axis-or-dim | x (f(x)) | sdpa | registry
+    convention: str  # how it is called: axis | dim | axis-or-dim | x (f(x)) | sdpa
     devices: list[str]
     dtypes: list[str]
     declared: dict[str, Any]  # what the user declared (dtypes, devices, fully_masked)

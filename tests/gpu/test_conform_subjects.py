@@ -24,12 +24,12 @@ def test_the_default_subjects_are_every_sdpa_backend_our_kernels_and_torch_softm
     assert triton <= set(subjects)
 
 
-def test_the_conform_command_loads_a_registry_subject_with_its_own_convention():
+def test_the_conform_command_loads_a_registry_subject_in_sdpas_convention():
     target, _ = load("conform_subjects:sdpa-math")
     assert target.id == "sdpa-math"
     subject = subject_for(target, "sdpa-math", devices=("cpu",))
     assert subject.builtin is target  # judged with its known deviations
-    assert subject.callee.convention == "registry" and subject.kind == "attention"
+    assert subject.callee.convention == "sdpa" and subject.kind == "attention"  # as a user's
 
 
 def test_an_unknown_subject_is_a_usage_error(tmp_path, capsys):
