@@ -70,6 +70,13 @@ def set_monitor(monitor: Monitor | None) -> None:
     _monitor = monitor
 
 
+def phase(name: str) -> None:
+    """Tell the monitor (if any, and if it listens) what the calls that follow are for."""
+    listener = getattr(_monitor, "phase", None)
+    if listener is not None:
+        listener(name)
+
+
 @contextlib.contextmanager
 def about(description: str) -> Iterator[None]:
     """What the calls in the body are given (for a monitor: the input of a call that hangs)."""

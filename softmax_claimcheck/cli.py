@@ -6,9 +6,11 @@ prints a per-property table and the failing inputs; writes conformance.html and 
 Exit codes:
   0  conforms: every check passed, was not supported (undeclared dtype/device, no autograd) or
      recorded a behaviour (fully masked rows) that matches what was declared
-  1  at least one property fails (including an exception or sys.exit of the implementation)
-  2  usage error: bad arguments, the module cannot be imported, the function cannot be called
-     (also when importing it or the probe call hangs past its bound or ends the process)
+  1  at least one property fails (including an exception or sys.exit of the implementation, and
+     a required property that is not supported), or every check was not supported
+  2  usage error: bad arguments, the module cannot be imported, the function cannot be called,
+     an undeclared dtype raises (pass --dtypes), the report folder cannot be written; also
+     when importing the module or the probe call hangs past its bound or ends the process
   3  the conformance runner itself crashed on a check (a defect of ours; please report it)
   4  did not finish: interrupted (Ctrl-C, SIGTERM) or --total-timeout reached; what was
      decided is written (conformance.json "finished": false), the rest is "not run"
@@ -29,7 +31,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL, EXIT_UNFINISHED = 0, 1, 2, 3, 4
 
@@ -41,14 +43,28 @@ def seconds(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, with where to look (argparse prints the whole usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(
+    main = _Parser(
         prog="softmax-claimcheck",
-        description="Conformance of softmax / log-softmax / attention implementations.",
+        description="Conformance of softmax / log-softmax / attention implementations, and the "
+        "article's checks on them.",
         epilog="exit codes: 0 conforms, 1 a property fails, 2 usage error or cannot load, "
         "3 internal error of the runner, 4 did not finish (interrupted, --total-timeout)",
     )
     sub = main.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "check",
+        add_help=False,
+        help="run the article's checks (shipped with the package) on --impl MODULE:FUNCTION; "
+        "pytest options may follow (softmax_claimcheck/article_checks.py)",
+    )
     conform = sub.add_parser(
         "conform",
         help="judge one implementation, property by property",
@@ -73,6 +89,13 @@ def parser() -> argparse.ArgumentParser:
         "--property", action="append", metavar="ID", help="check only this property (repeatable)"
     )
     conform.add_argument(
+        "--require",
+        action="append",
+        metavar="ID",
+        help="this property must hold: 'not supported' (no autograd graph, no attn_mask, no "
+        "axis keyword) fails it (repeatable)",
+    )
+    conform.add_argument(
         "--out", default="conformance-report", help="directory for conformance.html/.json"
     )
     conform.add_argument(
@@ -94,6 +117,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["check"]:  # every other argument is pytest's
+        from softmax_claimcheck import article_checks
+
+        return article_checks.main(argv[1:])
     try:
         args = parser().parse_args(argv)
     except SystemExit as exc:  # argparse: 2 on bad usage, 0 on --help
@@ -104,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     from softmax_claimcheck.impl.calling import DEFAULT_TIMEOUT_S
 
     try:
+        if not args.no_files:
+            _writable(Path(args.out))
         with stop_on_signals():
             result = check(
                 args.target,
@@ -113,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 fully_masked=args.fully_masked,
                 backend=args.backend,
                 properties=args.property,
+                require=args.require,
                 timeout=args.timeout or DEFAULT_TIMEOUT_S,
                 total_timeout=args.total_timeout,
                 isolated=True,
@@ -130,11 +161,13 @@ def main(argv: list[str] | None = None) -> int:
 def report(result: Any, args: argparse.Namespace) -> int:
     """Print the table and the failures, write the files, and say the exit code."""
     from softmax_claimcheck.conformance import page as render
+    from softmax_claimcheck.impl.loading import described
 
     out = sys.stdout
+    if not args.quiet and result.properties:  # none: stopped before the function was loaded
+        print(f"{result.implementation}: {described(result.convention)}", file=out)
+        print(render.table(result), file=out)
     if not args.quiet:
-        if result.properties:
-            print(render.table(result), file=out)
         for check_result in result.failures:
             print(
                 f"\n{check_result.outcome.upper()}: {check_result.property} "
@@ -147,6 +180,10 @@ def report(result: Any, args: argparse.Namespace) -> int:
                 print(f"  input: {check_result.inputs[:800]}", file=out)
         for reason, cases in render.not_run_by_reason(result).items():
             print(f"\nNOT RUN ({len(cases)}): {reason}", file=out)
+        reasons = render.not_supported(result)
+        if reasons:
+            print("\nnot supported, and why:", file=out)
+            print("\n".join(f"  {line}" for line in reasons), file=out)
         warned = sorted({w for c in result.checks for w in c.warnings})
         if warned:
             print("\nthe implementation warned (recorded, not an error): " + "; ".join(warned[:5]))
@@ -182,6 +219,24 @@ def stop_on_signals() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _writable(out: Path) -> None:
+    """The report folder can be written, checked before anything runs (a UsageError if not)."""
+    from softmax_claimcheck.conformance import UsageError
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder: pass --out DIR, or --no-files")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        trial = out / ".softmax-claimcheck-write-test"
+        trial.write_text("", encoding="utf-8")
+        trial.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the report to {out}/ ({exc.strerror or exc}): pass --out DIR to a "
+            "writable folder, or --no-files"
+        ) from None
 
 
 if __name__ == "__main__":

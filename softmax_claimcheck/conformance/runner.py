@@ -29,28 +29,13 @@ from softmax_claimcheck.conformance.results import (
     PropertyInfo,
     Result,
 )
-from softmax_claimcheck.conformance.subject import Subject
+from softmax_claimcheck.conformance.subject import Subject, device_reason
 from softmax_claimcheck.impl.calling import did
-
-
-def device_reason(subject: Subject, device: str) -> str | None:
-    if device == "cpu":
-        return None
-    if subject.backend == "numpy":
-        return f"numpy arrays live on the CPU, not {device}"
-    try:
-        import torch
-    except ImportError:
-        return "torch is not installed"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        return "no CUDA device on this machine"
-    return None
-
 
 Cell = tuple[str, str, str]  # property id, device, dtype
 
 
-def plan(subject: Subject, only: set[str] | None = None) -> Result:
+def plan(subject: Subject, only: set[str] | frozenset[str] | None = None) -> Result:
     """The run's frame: every property of the subject's kind, on each of its declared devices
     and dtypes (the columns also show the backend's usual dtypes that were not declared, as not
     supported); no checks yet."""
@@ -84,14 +69,16 @@ def cells(frame: Result) -> list[Cell]:
 def run(
     subject: Subject,
     *,
-    only: set[str] | None = None,
+    only: set[str] | frozenset[str] | None = None,
     skip: set[Cell] | frozenset[Cell] = frozenset(),
     stopped: dict[tuple[str, str], str] | None = None,
+    required: frozenset[str] = frozenset(),
     on_start: Callable[[Cell], None] | None = None,
     on_done: Callable[[PropertyCheck], None] | None = None,
 ) -> Result:
     """Judge every cell of the plan but those in `skip` (decided elsewhere); columns in
-    `stopped` ({(device, dtype): why}) are not run."""
+    `stopped` ({(device, dtype): why}) are not run. A `required` property that the
+    implementation does not support fails."""
     start = time.perf_counter()
     result = plan(subject, only)
     by_id = {p.id: p for p in catalogue(subject.kind)}
@@ -103,10 +90,25 @@ def run(
         if on_start is not None:
             on_start(cell)
         why = stopped.get((device, dtype))
-        if why is not None:
+        if why is None and (device, dtype) in subject.hung:
+            what, shown = subject.hung[(device, dtype)]
+            check = PropertyCheck(
+                prop_id,
+                device,
+                dtype,
+                FAIL,
+                f"the implementation {did(what)} on {dtype}, in its first call on {dtype}",
+                inputs=shown,
+                exception=what,
+                timed_out=True,
+            )
+            stopped[(device, dtype)] = column_stopped(check)
+        elif why is not None:
             check = PropertyCheck(prop_id, device, dtype, NOT_RUN, why)
         else:
-            check = judge_property(subject, by_id[prop_id], device, dtype)
+            check = judge_property(
+                subject, by_id[prop_id], device, dtype, required=prop_id in required
+            )
             if check.timed_out:
                 stopped[(device, dtype)] = column_stopped(check)
         result.checks.append(check)
@@ -124,8 +126,11 @@ def column_stopped(check: PropertyCheck) -> str:
     )
 
 
-def judge_property(subject: Subject, prop: Property, device: str, dtype: str) -> PropertyCheck:
-    """One property on one device in one dtype, decided on its own (DESIGN.md, "Conformance")."""
+def judge_property(
+    subject: Subject, prop: Property, device: str, dtype: str, *, required: bool = False
+) -> PropertyCheck:
+    """One property on one device in one dtype, decided on its own (DESIGN.md, "Conformance");
+    `required` (--require): not supported by the implementation is a failure."""
     result = PropertyCheck(prop.id, device, dtype, PASS)
     if dtype not in subject.dtypes:
         result.outcome, result.message = NOT_SUPPORTED, f"{dtype} not declared (--dtypes)"
@@ -154,6 +159,9 @@ def judge_property(subject: Subject, prop: Property, device: str, dtype: str) ->
         result.timed_out = raised.call.timed_out
     except H.Unsupported as unsupported:
         result.outcome, result.message = NOT_SUPPORTED, str(unsupported)
+        if required:
+            result.outcome = FAIL
+            result.message = f"required (--require {prop.id}) but not supported: {unsupported}"
     except H.Behaviour as behaviour:
         result.outcome, result.behaviour = BEHAVIOUR, behaviour.name
         result.message, result.inputs = behaviour.message, behaviour.inputs

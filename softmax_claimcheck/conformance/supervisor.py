@@ -66,10 +66,13 @@ class Job:
     fully_masked: str | None = None
     backend: str | None = None
     properties: list[str] | None = None
+    require: list[str] | None = None
     timeout: float | None = None
     total_timeout: float | None = None
 
-    def message(self, frame: Result | None, skip: list[Cell], stopped: dict[Any, str]) -> dict:
+    def message(
+        self, frame: Result | None, skip: list[Cell], stopped: dict[Any, str], lost: dict
+    ) -> dict:
         known = frame is not None  # a restart: the kind and backend are known, no probe
         return {
             "spec": self.spec,
@@ -79,11 +82,13 @@ class Job:
             "devices": self.devices,
             "fully_masked": self.fully_masked,
             "properties": self.properties,
+            "require": self.require,
             "timeout": self.timeout,
             "import_timeout": None if not self.timeout else self.timeout * ONE_OFF_FACTOR,
             "sys_path": list(sys.path),
             "skip": skip,
             "stopped": list(stopped.items()),
+            "lost": lost,
         }
 
 
@@ -151,6 +156,7 @@ class Supervisor:
     decided: dict[Cell, PropertyCheck] = field(default_factory=dict)
     stopped: dict[tuple[str, str], str] = field(default_factory=dict)
     phase: str = "import"
+    lost: dict[str, str] = field(default_factory=dict)  # dtype -> how its probe call ended
     cell: Cell | None = None
     call: tuple[str, float, float | None] | None = None  # about, started, bound
 
@@ -182,7 +188,7 @@ class Supervisor:
     def _pump(self, worker: Worker, deadline: float | None) -> bool:
         """Serve one worker until the end (True) or until it has to be replaced (False)."""
         skip = list(self.decided)
-        worker.conn.send(self.job.message(self.frame, skip, self.stopped))
+        worker.conn.send(self.job.message(self.frame, skip, self.stopped, self.lost))
         self.call, self.cell = None, None
         while True:
             now = time.monotonic()
@@ -243,6 +249,11 @@ class Supervisor:
         call = self.call
         if timed_out:
             worker.kill()
+        if self.phase.startswith("probe-dtype "):  # a defect on that dtype, not a rejection
+            how = " (it ignored the in-process bound: its worker was killed)" if timed_out else ""
+            where = " inside the call" if call is not None and not timed_out else ""
+            self.lost[self.phase.split()[1]] = f"{what}{where}{how}"
+            return
         if self.phase != "judge":
             raise UsageError(self._load_failure(what, call, worker))
         cell = self.cell or self._next_cell()

@@ -2,7 +2,8 @@
 initialises CUDA itself) that imports the user's module, learns how to call the function and
 judges the property catalogue, telling its supervisor what it does over a connection:
 
-    ("phase", "import" | "probe")      loading the module / learning kind and backend
+    ("phase", "import" | "probe" | "probe-dtype D")  loading the module / learning kind and
+                                       backend / one call on the tiny input in dtype D
     ("call", about, bound)             a call of the user's code starts (its input, its bound)
     ("back", seconds)                  ... and returned (or raised, or timed out in-process)
     ("frame", Result.to_json())        what will be judged (no checks yet)
@@ -43,6 +44,9 @@ class Heartbeat:
     def after(self, call: Call) -> None:
         self.conn.send(("back", call.seconds))
 
+    def phase(self, name: str) -> None:
+        self.conn.send(("phase", name))
+
 
 def plain(data: dict[str, Any]) -> dict[str, Any]:
     """Only JSON's types cross to the supervisor: unpickling a torch or numpy type there would
@@ -61,6 +65,7 @@ def die_with_parent() -> None:
 
 
 def serve(conn: Connection) -> None:
+    from softmax_claimcheck.conformance import selection
     from softmax_claimcheck.conformance.runner import plan, run
     from softmax_claimcheck.conformance.subject import UsageError, subject_for
     from softmax_claimcheck.impl.calling import about, set_monitor
@@ -84,17 +89,19 @@ def serve(conn: Connection) -> None:
             fully_masked=job["fully_masked"],
             backend=job["backend"],
             timeout=job["timeout"],
+            lost=job["lost"],
         )
+        only, required = selection(subject, job["properties"], job["require"])
     except UsageError as exc:
         conn.send(("usage", str(exc)))
         return
-    only = set(job["properties"]) if job["properties"] else None
     conn.send(("frame", plain(plan(subject, only).to_json())))
     run(
         subject,
         only=only,
         skip={tuple(cell) for cell in job["skip"]},
         stopped={tuple(k): v for k, v in job["stopped"]},
+        required=required,
         on_start=lambda cell: conn.send(("start", cell)),
         on_done=lambda check: conn.send(("done", plain(asdict(check)))),
     )

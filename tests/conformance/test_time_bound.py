@@ -269,7 +269,9 @@ def test_python_api_on_a_function_object_is_bounded_in_process() -> None:
     result = check(sleeps_on_float16, timeout=0.5)
     assert not result.ok and result.finished
     assert [(c.property, c.dtype) for c in result.failures] == [("values", "float16")]
-    assert result.failures[0].message == "the implementation timed out after 1.5 s on float16"
+    assert result.failures[0].message.startswith(
+        "the implementation timed out after 1.5 s on float16"
+    )
 
 
 def test_impl_run_fails_only_the_users_cells(tmp_path: Path) -> None:
