@@ -170,6 +170,18 @@ def device_reason(subject: Subject, device: str) -> str | None:
     return None
 
 
+def _probe_shown(kind: str, dtype: str, device: str) -> str:
+    """The probe's input, as a failure shows it."""
+    where = f" on {device}" if device != "cpu" else ""
+    if kind == "attention":
+        return (
+            f"q, k, v of shapes (1, 2, 4), (1, 3, 4), (1, 3, 4) in {dtype}{where} (seeded "
+            "normal values: the probe input, before the properties' own)"
+        )
+    values = "[[0., 1., 2.], [3., 1., -1.]]"
+    return f"x = {values} (shape (2, 3)) in {dtype}{where}, axis=-1 (the probe input)"
+
+
 def _undeclared_dtypes_work(subject: Subject, device: str, lost: dict[str, str]) -> None:
     """Without --dtypes every dtype of the backend is judged: one that raises on a tiny input
     while others do not is a usage error that names the --dtypes to pass, not one failure per
@@ -177,7 +189,7 @@ def _undeclared_dtypes_work(subject: Subject, device: str, lost: dict[str, str])
     supervisor), is no such rejection but a defect: it is judged (failed) in `subject.hung`."""
     raising: dict[str, str] = {}
     for dtype in subject.dtypes:
-        shown = f"the tiny probe input in {dtype} on {device} (before the properties' inputs)"
+        shown = _probe_shown(subject.kind, dtype, device)
         if dtype in lost:
             subject.hung[(device, dtype)] = (lost[dtype], shown)
             continue

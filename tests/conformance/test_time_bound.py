@@ -92,7 +92,7 @@ def test_a_hang_on_one_dtype_fails_that_dtype_and_the_rest_is_judged(
     hung = failed[0]
     assert (hung["dtype"], hung["property"]) == (dtype, "values")
     # the first call on a dtype gets 3 × the bound (one-off costs: lazy imports, JIT)
-    assert f"timed out after 6 s on {dtype}" in hung["message"]
+    assert "timed out after 6 s" in hung["message"] and f"on {dtype}" in hung["message"]
     assert ("worker was killed" in hung["message"]) is killed
     assert hung["inputs"].startswith("x = ")
     assert f"FAIL: values [cpu/{dtype}]: the implementation timed out after 6 s" in out
