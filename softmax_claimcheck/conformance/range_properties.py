@@ -102,6 +102,8 @@ def compare_rows(ctx: Ctx, x: np.ndarray, what: str) -> None:
 
 
 def check_whole_range(ctx: Ctx) -> None:
+    """`whole_range_rows`: a wrong shift or bfloat16 through float16 gives inf/NaN or equal
+    weights here; NaN is named as such, the rest compared with the exact result."""
     for x in whole_range_rows(ctx):
         out = ctx.softmax(x)
         if np.isnan(out).any():
@@ -115,10 +117,12 @@ def check_whole_range(ctx: Ctx) -> None:
 
 
 def check_long_rows(ctx: Ctx) -> None:
+    """`long_row` of each length in LONG_ROW_LENGTHS: a dropped tail or an unrescaled block."""
     for length in LONG_ROW_LENGTHS:
         compare_rows(ctx, long_row(length), f"value on a row of {length}")
 
 
 def check_small_weights(ctx: Ctx) -> None:
+    """`small_weight_rows`, each weight relative to its own size where it is normal."""
     for x in small_weight_rows(ctx):
         compare_rows(ctx, x, "small weight")

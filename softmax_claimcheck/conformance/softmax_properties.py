@@ -122,6 +122,8 @@ def masked_ladder(ctx: Ctx) -> np.ndarray:
 
 
 def check_zero_at_neg_inf(ctx: Ctx) -> None:
+    """−∞ beside ordinary scores, beside scores below −10⁴ (a −∞ replaced by a finite fill)
+    and beside scores at every magnitude down to −max (a constant taken as masked)."""
     for x in (*NEG_INF_INPUTS, masked_ladder(ctx)):
         xr = ctx.rounded(x)
         out = ctx.softmax(x)
