@@ -15,8 +15,8 @@ Calling conventions:
   scale=None, enable_gqa=False)`, shapes (..., L, E), (..., S, E), (..., S, Ev). Only keywords
   that differ from the defaults are passed, always by keyword after `value`; `attn_mask` is never
   passed with `is_causal=True` (SDPA rejects that); a boolean `attn_mask` is True where a query
-  may attend;
-* a registry `Implementation` (the built-ins): its own signature ("registry").
+  may attend. The built-in attentions take this convention too, so a built-in is learned and
+  called exactly as a user's function is.
 """
 
 from __future__ import annotations
@@ -55,13 +55,11 @@ class Callee:
     kind: str  # softmax | log-softmax | attention
     backend: str  # numpy | torch
     fn: Callable[..., Any] = field(repr=False)
-    convention: str  # "axis" | "dim" | "axis-or-dim" | "sdpa" | "registry"
+    convention: str  # "axis" | "dim" | "axis-or-dim" | "sdpa"
     supports: frozenset[str] = frozenset(SDPA_KEYWORDS)  # the SDPA keywords it takes
     _keyword: str | None = field(default=None, repr=False)  # learned for "axis-or-dim"
 
     def softmax(self, x: Any, axis: int = -1) -> Call:
-        if self.convention == "registry":
-            return capture(self.fn, x, axis=axis)
         if self.convention in ("axis", "dim"):
             return capture(self.fn, x, **{self.convention: axis})
         if self._keyword is not None:
@@ -79,10 +77,6 @@ class Callee:
     def attention(
         self, q: Any, k: Any, v: Any, mask: Any = None, causal: bool = False, scale: Any = None
     ) -> Call:
-        if self.convention == "registry":
-            if scale is not None:
-                raise AssertionError("registry attentions take no scale")
-            return capture(self.fn, q, k, v, allowed=mask, causal=causal)
         if mask is not None and causal:
             raise AssertionError("SDPA's convention: never attn_mask together with is_causal")
         kwargs: dict[str, Any] = {}
@@ -128,19 +122,17 @@ def load(spec: str) -> tuple[Any, str]:
 
 # -- learning -----------------------------------------------------------------------------------
 def of_registry(implementation: Implementation, kind: str = "auto") -> Callee:
-    """A built-in (or a user's Implementation object) called with its own signature."""
+    """A registry entry (a built-in, or a user's Implementation object) learned as any function
+    is: its kind and backend are its entry's; its convention (a softmax's keyword, the SDPA
+    keywords an attention takes) comes from its signature, as for a user's function."""
     if implementation.role not in KINDS:
         raise LoadError(f"{implementation.id}: role {implementation.role!r} has no contract")
     if kind not in ("auto", implementation.role):
         raise LoadError(f"{implementation.id} is a {implementation.role}, not a {kind}")
-    return Callee(
-        implementation.id,
-        implementation.role,
-        implementation.backend,
-        implementation.fn,
-        "registry",
-        supports=frozenset({"attn_mask", "is_causal"}),
-    )
+    fn = implementation.fn
+    if isinstance(fn, RegistryFunction):  # a user's function as `--impl` registered it
+        fn = fn.callee.fn
+    return learn(fn, implementation.id, kind=implementation.role, backend=implementation.backend)
 
 
 def learn(
@@ -313,11 +305,11 @@ def _probe_backend(callee: Callee) -> str:
 
 # -- as a registry implementation (what `--impl` and entry points register) ---------------------
 class RegistryFunction:
-    """A Callee called as the registry calls its role: softmax `fn(x, axis=-1)`, attention
-    `fn(q, k, v, *, allowed=None, causal=False)` (a mask and causality together become one
-    boolean attn_mask: SDPA never takes both). Its warnings and exceptions are captured by the
-    seam; an exception or exit is a failure of the implementation (impl/calling.py); what it
-    printed is passed on to the check's output. `last_call` keeps the latest Call."""
+    """A Callee called as the registry calls its role: softmax `fn(x, axis=-1)`, attention in
+    SDPA's convention (the one attention convention: its arguments pass through). Its warnings
+    and exceptions are captured by the seam; an exception or exit is a failure of the
+    implementation (impl/calling.py); what it printed is passed on to the check's output.
+    `last_call` keeps the latest Call."""
 
     def __init__(self, callee: Callee) -> None:
         self.callee = callee
@@ -337,11 +329,12 @@ class RegistryFunction:
         return returned(call)
 
     def _attention(
-        self, q: Any, k: Any, v: Any, *, allowed: Any = None, causal: bool = False
+        self,
+        query: Any,
+        key: Any,
+        value: Any,
+        attn_mask: Any = None,
+        is_causal: bool = False,
+        scale: Any = None,
     ) -> Call:
-        if allowed is not None and causal:
-            from softmax_claimcheck.impl.attention import causal_allowed
-
-            allowed = allowed & causal_allowed(q.shape[-2], k.shape[-2], like=q)
-            causal = False
-        return self.callee.attention(q, k, v, mask=allowed, causal=causal)
+        return self.callee.attention(query, key, value, attn_mask, is_causal, scale)

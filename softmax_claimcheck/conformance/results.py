@@ -69,7 +69,7 @@ class Result:
     implementation: str  # "mypkg.kernels:softmax"
     kind: str  # softmax | log-softmax | attention
     backend: str  # numpy | torch
-    convention: str  # how it is called: axis | dim | axis-or-dim | sdpa | registry
+    convention: str  # how it is called: axis | dim | axis-or-dim | sdpa
     devices: list[str]
     dtypes: list[str]
     declared: dict[str, Any]  # what the user declared (dtypes, devices, fully_masked)
