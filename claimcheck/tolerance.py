@@ -168,11 +168,11 @@ class NumericTolerance:
         if log_space:
             return (
                 f"where exp(exact) ≥ {normal:.3g} (normal in {self.dtype}): |error| ≤ "
-                f"2 × reference's + {self.rtol:g}·max(1, |exact|)"
+                f"2 × reference's + eps·n/{ACCUMULATION_LANES} + {self.rtol:g}·max(1, |exact|)"
             )
         return (
             f"where exact ≥ {normal:.3g} (normal in {self.dtype}): |error|/exact ≤ "
-            f"2 × reference's + {self.rtol:g}"
+            f"2 × reference's + eps·n/{ACCUMULATION_LANES} + {self.rtol:g}"
         )
 
 
