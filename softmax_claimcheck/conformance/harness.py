@@ -377,6 +377,28 @@ def identical(a: Any, b: Any) -> bool:
 def require_autograd(ctx: Ctx) -> None:
     if ctx.subject.backend != "torch":
         raise Unsupported("numpy input: no autograd")
+    if ctx.subject.no_autograd:
+        raise Unsupported(ctx.subject.no_autograd)
+
+
+def no_gradient_path(out: Any, inputs: str) -> None:
+    """A torch implementation given an input that requires grad must return an output that
+    does too: a detached result (computed through numpy, under no_grad, or .detach()ed) cuts
+    the graph of every model built on it, so it fails, never reads as not supported."""
+    import torch
+
+    if not isinstance(out, torch.Tensor):
+        raise PropertyFailed(
+            f"returned {type(out).__name__}, not a tensor, for an input that requires grad "
+            "(no gradient path)",
+            inputs,
+        )
+    if not out.requires_grad:
+        raise PropertyFailed(
+            "returned a tensor without a gradient path (requires_grad=False, no grad_fn) for "
+            "an input that requires grad: detached, computed under no_grad or outside torch",
+            inputs,
+        )
 
 
 def fully_masked_name(out_row: np.ndarray, uniform: np.ndarray) -> str:
