@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import signal
 import subprocess
 import sys
@@ -221,7 +222,8 @@ def test_a_slow_function_shows_progress_and_finishes(tmp_path: Path) -> None:
     code, out, err, _ = conform(tmp_path, f"{HANGS}:slow_softmax", "--no-files", terminal=True)
     assert code == 0, out + err
     assert "CONFORMS" in out
-    assert "conform " in err and "/45] cpu/float64 values" in err and "\x1b[K" in err
+    assert "conform " in err and "\x1b[K" in err
+    assert re.search(r"\[1/(\d+)\] cpu/float64 values", err), err[-500:]
     code, out, err, _ = conform(tmp_path, f"{HANGS}:slow_softmax", "--property", "values")
     assert code == 0 and err == "", err
 
