@@ -63,7 +63,11 @@ def opted_in(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    from softmax_claimcheck.claimcheck import invocation
+
+    invocation.check_rootdir(config)
     if not opted_in(config):
+        invocation.check_claims_options(config)
         return
     config.addinivalue_line(
         "markers",

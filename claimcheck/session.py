@@ -73,11 +73,18 @@ class ClaimRun:
         return bool(self.links) or bool(self.stop_errors)
 
     def option_path(self, option: str, ini: str) -> Path | None:
-        value = self.config.getoption(option) or self.config.getini(ini)
+        """A relative path is read as its writer meant it: on the command line, from where the
+        user stands; in the ini file, from the ini file's folder (--rootdir moves neither)."""
+        value = self.config.getoption(option)
+        base = Path(self.config.invocation_params.dir)
+        if not value:
+            value = self.config.getini(ini)
+            inipath = self.config.inipath
+            base = Path(inipath).parent if inipath else Path(self.config.rootpath)
         if not value:
             return None
         path = Path(value)
-        return path if path.is_absolute() else Path(self.config.rootpath, path)
+        return path if path.is_absolute() else Path(base, path)
 
     @property
     def reports_dir(self) -> Path | None:
