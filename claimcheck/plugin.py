@@ -88,11 +88,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if reports is None or hasattr(config, "workerinput"):
         return
     # The detailed logs go beside the verdict report unless the user chose other paths.
-    if getattr(config.option, "xmlpath", None) is None:
-        config.option.xmlpath = str(reports / "junit.xml")
-    if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
-        config.option.htmlpath = str(reports / "tests.html")
-        config.option.self_contained_html = True
+    from softmax_claimcheck.claimcheck import logs
+
+    logs.route(config, reports)
     if config.pluginmanager.hasplugin("html"):
         from softmax_claimcheck.claimcheck import html_log
 

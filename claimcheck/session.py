@@ -65,6 +65,8 @@ class ClaimRun:
         self.parallel = parallel.Controller(self) if parallel.is_controller(config) else None
         self.previous: dict[str, Any] | None = None  # --compare-with, read at configure time
         self.session: pytest.Session | None = None
+        self.log_problems: list[str] = []  # logs that could not be written, one line each
+        self.collected = False  # every plugin accepted the selection (--claim, -k, -m)
 
     # -- configuration ------------------------------------------------------------------------
     @property
@@ -128,11 +130,6 @@ class ClaimRun:
         if not links and not config.getoption("--claim") and not broken_checks:
             return  # no claim checks collected: an ordinary test run
         self.links = links
-        reports = self.reports_dir
-        if reports is not None and not parallel.is_worker(config) and not config.option.collectonly:
-            from softmax_claimcheck.claimcheck.report.write import mark_started
-
-            mark_started(reports, config.rootpath, self.profile)
         if self.collection_errors:
             # Links cannot be judged when check modules failed to import: report that (pytest then
             # stops with "errors during collection"), not a list of claims "without a check".
@@ -156,8 +153,11 @@ class ClaimRun:
             self._stop(errors, "claims and checks do not match; no check was run:")
         try:
             self.selected = selected_claims(self.claims.values(), config.getoption("--claim"))
-        except pytest.UsageError as exc:
-            self._stop([str(exc)], "")
+        except pytest.UsageError:
+            # A usage error (like a bad -k or --compare-with): nothing ran, nothing is written,
+            # and the last report stays as it is.
+            self.links = {}
+            raise
         if config.getoption("--claim"):
             wanted = {c.id for c in self.selected}
             keep = [i for i in items if i.nodeid in links and links[i.nodeid].claim_id in wanted]
@@ -172,7 +172,46 @@ class ClaimRun:
         message = "\n  ".join([headline, *errors]) if headline else errors[0]
         raise pytest.UsageError(message)
 
+    # (pytest reads only hook implementations whose names start with "pytest_")
+    @pytest.hookimpl(wrapper=True, specname="pytest_collection_modifyitems")
+    def pytest_collection_modifyitems_accepted(self) -> Generator[None, None, None]:
+        """Every plugin's selection (--claim, -k, -m) was accepted: pytest calls
+        pytest_collection_finish even after one raised a usage error."""
+        try:
+            yield
+        except BaseException:
+            from softmax_claimcheck.claimcheck import logs
+
+            logs.drop(self.config)  # a usage error: the last run's logs stay with its report
+            raise
+        self.collected = True
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self) -> Generator[None, None, object]:
+        try:
+            return (yield)
+        finally:
+            if self.active and not parallel.is_worker(self.config):
+                from softmax_claimcheck.claimcheck import logs
+
+                self.log_problems = logs.unwritable(self.config)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        reports = self.reports_dir
+        config = session.config
+        if (
+            self.collected
+            and self.links
+            and not self.stop_errors
+            and reports is not None
+            and not parallel.is_worker(config)
+            and not config.option.collectonly
+        ):
+            # Only now, when the command line has been accepted (--claim, -k, -m) and checks are
+            # about to run: the last report gives way to one that says a run is in progress.
+            from softmax_claimcheck.claimcheck.report.write import mark_started
+
+            mark_started(reports, config.rootpath, self.profile)
         if self.links and not self.stop_errors:
             # -k / -m may have deselected checks: a claim is reported only if a check of it
             # remains. Every remaining check is "not executed" until its call phase reports.
@@ -309,6 +348,8 @@ class ClaimRun:
             self.parallel.gather(self)
         if not self.active:
             return
+        if not self.collected and not self.stop_errors and self.parallel is None:
+            return  # a usage error during collection (-k, -m): the last report stays
         started = time.perf_counter()
         self.phase_s["checks"] = time.time() - self.started - self.phase_s.get("collection", 0.0)
         if session.shouldstop and not self.interrupted:
@@ -352,6 +393,7 @@ class ClaimRun:
         out = []
         if self.interrupted:
             out.append(f"the run {self.interrupted}; every claim with an unrun check is NOT RUN")
+        out += self.log_problems
         if self.other_failures:
             out.append(f"{self.other_failures} test(s) not linked to a claim failed")
         require_all = self.config.getoption("--require-all-run")
