@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nox
@@ -63,14 +64,23 @@ def verify(session: nox.Session) -> None:
     """Every claim on every available device; writes reports/ and prints the verdict summary.
     The test extra (scipy) serves the README's `--impl scipy.special:softmax` example."""
     _install(session, extras="test")
+    started = time.time()
     session.run(
         "pytest",
         "tests/checks",
-        "--reports-dir",
-        "reports",
+        "--reports-dir=reports",
         "-p",
         "no:cacheprovider",
         *session.posargs,
+    )
+    _require_finished_and_ok(session, "reports", started)
+
+
+def _require_finished_and_ok(session: nox.Session, reports: str, started: float) -> None:
+    """An exit status of 0 is not enough: the report itself must say this run finished and is
+    ok (a process can end with 0 early; a run that wrote nothing leaves an older report)."""
+    session.run(
+        "python", "-m", "softmax_claimcheck.claimcheck.run_status", reports, f"--since={started}"
     )
 
 
@@ -86,8 +96,7 @@ def tests(session: nox.Session) -> None:
         "not training and not slow",
         "-n",
         "2",
-        "--reports-dir",
-        "reports/tests",
+        "--reports-dir=reports/tests",
         *session.posargs,
     )
 
@@ -105,8 +114,7 @@ def slow_tests(session: nox.Session) -> None:
         "slow and not training",
         "-n",
         "2",
-        "--reports-dir",
-        "reports/slow-tests",
+        "--reports-dir=reports/slow-tests",
         *session.posargs,
     )
 
@@ -141,6 +149,7 @@ def gpu(session: nox.Session) -> None:
     session.run("python", "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-e", ".")
     ci: dict[str, str] = {}  # the default profile is deterministic
     # Training claims run with their own preset (README, "Training experiments").
+    started = time.time()
     session.run(
         "python",
         "-m",
@@ -149,19 +158,18 @@ def gpu(session: nox.Session) -> None:
         "-m",
         "not training",
         "--require-all-run",
-        "--reports-dir",
-        "reports/gpu",
+        "--reports-dir=reports/gpu",
         *session.posargs,
         env=ci,
     )
+    _require_finished_and_ok(session, "reports/gpu", started)
     session.run(
         "python",
         "-m",
         "pytest",
         "tests/kernels/test_triton_kernels.py",
         "-rs",
-        "--reports-dir",
-        "reports/gpu-triton-kernels",
+        "--reports-dir=reports/gpu-triton-kernels",
         env=ci,
     )
 
@@ -177,8 +185,7 @@ def triton(session: nox.Session) -> None:
         "tests/checks",
         "-m",
         "not training",
-        "--reports-dir",
-        "reports/triton-interpreter",
+        "--reports-dir=reports/triton-interpreter",
         *session.posargs,
         env={"TRITON_INTERPRET": "1"},
     )

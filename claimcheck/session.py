@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from softmax_claimcheck.claimcheck import parallel
+from softmax_claimcheck.claimcheck import parallel, process_guard
 from softmax_claimcheck.claimcheck.errors import ClaimErrors
 from softmax_claimcheck.claimcheck.evidence import Evidence
 from softmax_claimcheck.claimcheck.linking import Link, link_errors, link_of, selected_claims
@@ -65,6 +65,7 @@ class ClaimRun:
         self.parallel = parallel.Controller(self) if parallel.is_controller(config) else None
         self.previous: dict[str, Any] | None = None  # --compare-with, read at configure time
         self.session: pytest.Session | None = None
+        self.guard = process_guard.Guard()
         self.log_problems: list[str] = []  # logs that could not be written, one line each
         self.collected = False  # every plugin accepted the selection (--claim, -k, -m)
 
@@ -238,6 +239,16 @@ class ClaimRun:
         self.phase_s["collection"] = time.time() - self.started
 
     # -- evidence and outcomes ----------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection(self) -> Generator[None, object, object]:
+        with self.guard.on():  # a check module that ends the process on import
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        with self.guard.on():  # a check, a fixture, or code they call, ending the process
+            return (yield)
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[Any]
@@ -394,13 +405,14 @@ class ClaimRun:
         if self.interrupted:
             out.append(f"the run {self.interrupted}; every claim with an unrun check is NOT RUN")
         out += self.log_problems
+        out += [f"a check's thread tried to end the process: {a}" for a in self.guard.attempts]
         if self.other_failures:
             out.append(f"{self.other_failures} test(s) not linked to a claim failed")
         require_all = self.config.getoption("--require-all-run")
         for result in self.verdicts:
             verdict, expect = result.verdict, result.claim.expect
             if verdict is Verdict.ERROR:
-                out.append(f"claim {result.claim.id!r}: ERROR — {result.explanation}")
+                out.append(f"claim {result.claim.id!r}: ERROR — {result.explanation}{_why(result)}")
             elif verdict is Verdict.NOT_RUN and result.not_run_cause is NotRunCause.STOPPED:
                 out.append(f"claim {result.claim.id!r}: NOT RUN — {result.explanation}")
             elif verdict is Verdict.NOT_RUN and not require_all and expect is not Verdict.NOT_RUN:
@@ -455,6 +467,15 @@ class ClaimRun:
         if self.verdicts or self.stop_errors:
             verdict_line = "claims: OK" if self.ok else "claims: FAILED (see above)"
             tr.write_line(verdict_line, green=self.ok, red=not self.ok, bold=True)
+
+
+def _why(result: ClaimResult) -> str:
+    """The first crash's own message, on the same line (a reader sees why without the log)."""
+    for check in result.checks:
+        if check.outcome is Outcome.CRASHED and check.message:
+            first = check.message.strip().splitlines()[0]
+            return f" ({first[:240]}{' …' if len(first) > 240 else ''})"
+    return ""
 
 
 def _every(_scope: str | None) -> frozenset[str] | None:
