@@ -53,12 +53,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def opted_in(config: pytest.Config) -> bool:
-    """A run is a claims run only if it asked to be: ini setting or explicit option."""
-    return bool(
-        config.getini("claimcheck_claims_dir")
-        or config.getoption("--claims-dir")
-        or config.getoption("--claim")
-    )
+    """A run is a claims run only if it asked to be: ini setting or explicit option. With this
+    plugin disabled (`-p no:claimcheck`) its settings do not exist, and no run is a claims run:
+    the implementations' plugin, which asks, then stays inert too."""
+    try:
+        return bool(
+            config.getini("claimcheck_claims_dir")
+            or config.getoption("--claims-dir")
+            or config.getoption("--claim")
+        )
+    except ValueError:  # unknown ini key or option: this plugin is not registered
+        return False
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -68,18 +68,23 @@ def project(root: Path, expect: str = "SUPPORTED", check: str = CHECK) -> Path:
 def run(
     cwd: Path,
     *args: str,
-    plugins: tuple[str, ...] = PLUGINS,
+    plugins: tuple[str, ...] | None = PLUGINS,
     env: dict[str, str] | None = None,
     timeout: float = 120,
 ) -> Run:
     """pytest in a fresh interpreter, in cwd, with exactly these arguments (no --reports-dir is
-    added); a run that does not end within `timeout` fails the test (a hang)."""
-    environ = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **(env or {}))
+    added); a run that does not end within `timeout` fails the test (a hang). plugins=None:
+    every installed plugin, as a user's plain `pytest` loads them."""
+    environ = dict(os.environ, **(env or {}))
+    if plugins is None:
+        environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+    else:
+        environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     for inherited in ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST"):
         if inherited not in (env or {}):
             environ.pop(inherited, None)
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
-    command += [arg for name in plugins for arg in ("-p", name)]
+    command += [arg for name in plugins or () for arg in ("-p", name)]
     try:
         done = subprocess.run(
             [*command, *args],
