@@ -50,6 +50,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("claimcheck_claims_dir", "directory of claim YAML files", default="")
     parser.addini("claimcheck_reports_dir", "where reports are written", default="reports")
+    parser.addini(
+        "claimcheck_check_timeout",
+        "a check's time bound in seconds when pytest-timeout sets none (disabled, absent, or "
+        "--timeout=0)",
+        default="300",
+    )
 
 
 def opted_in(config: pytest.Config) -> bool:
@@ -145,6 +151,9 @@ def _bound_every_check(config: pytest.Config, run: ClaimRun, reports: Any) -> No
     dump = reports / "hard-timeout.txt" if reports is not None else None
     plugin = hard_timeout.HardTimeoutPlugin(on_hard_stop=run.on_hard_stop, dump_path=dump)
     config.pluginmanager.register(plugin, "claimcheck-hard-timeout")
+    from softmax_claimcheck.claimcheck.leaked_threads import LeakedThreadsPlugin
+
+    config.pluginmanager.register(LeakedThreadsPlugin(), "claimcheck-leaked-threads")
 
 
 def _end_on_sigterm() -> None:

@@ -59,8 +59,7 @@ def project(root: Path, expect: str = "SUPPORTED", check: str = CHECK) -> Path:
     (root / "tests").mkdir()
     (root / "tests" / "test_checks.py").write_text(textwrap.dedent(check))
     (root / "pytest.ini").write_text(
-        "[pytest]\nclaimcheck_claims_dir = claims\nclaimcheck_reports_dir = reports\n"
-        "timeout = 60\n"
+        "[pytest]\nclaimcheck_claims_dir = claims\nclaimcheck_reports_dir = reports\ntimeout = 60\n"
     )
     return root
 
@@ -111,6 +110,8 @@ def flags(reports: Path) -> tuple[bool, bool] | None:
 def assert_clean_failure(result: Run, *words: str) -> None:
     """Non-zero, no traceback, and one line saying why (every word in it)."""
     assert result.ret != 0, result.text[-3000:]
-    assert "Traceback" not in result.text and "INTERNALERROR" not in result.text, result.text[-3000:]
+    assert "Traceback" not in result.text and "INTERNALERROR" not in result.text, result.text[
+        -3000:
+    ]
     matching = [line for line in result.text.splitlines() if all(w in line for w in words)]
     assert matching, (words, result.text[-3000:])
