@@ -9,6 +9,7 @@ stop the run with one line (a usage error) before anything runs or is written.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shlex
 from pathlib import Path
@@ -40,7 +41,7 @@ def space_separated(config: pytest.Config) -> list[tuple[str, str]]:
     """Our options written `--option VALUE` (two words) whose value names an existing path."""
     words = _command_line(config)
     found = []
-    for option, value in zip(words, words[1:], strict=False):
+    for option, value in itertools.pairwise(words):
         if option in VALUE_OPTIONS and not value.startswith("-"):
             path = Path(config.invocation_params.dir, value)
             if os.path.lexists(path):

@@ -27,10 +27,11 @@ class LeakedThread(Exception):
 
 
 def _non_daemon(exclude: set[int]) -> list[threading.Thread]:
+    main = threading.main_thread()
     return [
         t
         for t in threading.enumerate()
-        if not t.daemon and t.is_alive() and t.ident not in exclude and t is not threading.main_thread()
+        if not t.daemon and t.is_alive() and t.ident not in exclude and t is not main
     ]
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, Implementation
+from softmax_claimcheck.impl.returns import checked_return
 
 if TYPE_CHECKING:
     from softmax_claimcheck.impl.registry import Registry
@@ -285,7 +286,8 @@ def user_attention(fn: Callable[..., Any], name: str, where: str) -> Implementat
                 n, m = q.shape[-2], k.shape[-2]
                 mask = mask & torch.ones(n, m, dtype=torch.bool, device=q.device).tril()
             kwargs = {"attn_mask": mask}
-        return _as_the_implementations(fn, q, k, v, **kwargs)
+        out = _as_the_implementations(fn, q, k, v, **kwargs)
+        return checked_return(out, q, (*q.shape[:-1], v.shape[-1]))
 
     attention.__name__ = getattr(fn, "__name__", "attention")
     attention.__doc__ = fn.__doc__
@@ -320,18 +322,34 @@ def _as_the_implementations(fn: Callable[..., Any], *args: Any, **kwargs: Any) -
     a crash of the harness."""
     import warnings
 
+    from softmax_claimcheck.claimcheck.hard_timeout import CheckTimedOut
+    from softmax_claimcheck.claimcheck.outcomes import ImplementationFailure, ImplementationTimedOut
+    from softmax_claimcheck.claimcheck.process_guard import ProcessExitAttempt
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             return fn(*args, **kwargs)
         except SystemExit as exc:
-            raise AssertionError(f"the implementation called sys.exit({exc.code!r})") from None
+            raise ImplementationFailure(
+                f"the implementation called sys.exit({exc.code!r})"
+            ) from None
+        except ProcessExitAttempt as exc:
+            raise ImplementationFailure(f"the implementation {exc}") from None
+        except CheckTimedOut as exc:
+            raise ImplementationTimedOut(f"the implementation did not return: {exc}") from None
+        except pytest.fail.Exception as exc:
+            if not str(exc).startswith("Timeout"):  # pytest-timeout's signal method
+                raise
+            raise ImplementationTimedOut(f"the implementation did not return: {exc}") from None
         except (AssertionError, KeyboardInterrupt):
             raise
         except Exception as exc:
             if type(exc).__name__ == "NotSupported":
                 raise
-            raise AssertionError(f"the implementation raised {type(exc).__name__}: {exc}") from exc
+            raise ImplementationFailure(
+                f"the implementation raised {type(exc).__name__}: {exc}"
+            ) from exc
 
 
 # -- probing ------------------------------------------------------------------------------------
@@ -384,13 +402,13 @@ def _adapt(fn: Callable[..., Any], keyword: str | None) -> Callable[..., Any]:
 
     def softmax(x: Any, axis: int = -1) -> Any:
         if keyword is not None:
-            return _as_the_implementations(fn, x, **{keyword: axis})
+            return checked_return(_as_the_implementations(fn, x, **{keyword: axis}), x)
         try:
-            return _as_the_implementations(fn, x, axis=axis)
+            return checked_return(_as_the_implementations(fn, x, axis=axis), x)
         except AssertionError as exc:
             if not isinstance(exc.__cause__, TypeError):
                 raise
-            return _as_the_implementations(fn, x, dim=axis)
+            return checked_return(_as_the_implementations(fn, x, dim=axis), x)
 
     softmax.__name__ = getattr(fn, "__name__", "softmax")
     softmax.__doc__ = fn.__doc__

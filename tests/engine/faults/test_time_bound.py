@@ -29,6 +29,7 @@ GIVEN_SLEEP = (
     "        time.sleep(600)\n"
     "    inner()"
 )
+HOLDS = "\n    evidence.property_holds('one', True, 1, '1')"
 NO_TIMEOUT_PLUGIN = tuple(p for p in PLUGINS if p != "pytest_timeout")
 
 
@@ -88,6 +89,6 @@ def test_a_leaked_non_daemon_thread_is_error_and_the_process_ends(tmp_path, case
 
 
 def test_a_thread_that_ends_soon_after_the_check_is_fine(tmp_path):
-    body = "threading.Thread(target=time.sleep, args=(0.1,)).start()\n    evidence.property_holds('one', True, 1, '1')"
+    body = "threading.Thread(target=time.sleep, args=(0.1,)).start()" + HOLDS
     root = bounded_project(tmp_path, body=body)
     assert run(root, "tests", timeout=60).ret == 0
