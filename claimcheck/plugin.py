@@ -89,6 +89,11 @@ def pytest_configure(config: pytest.Config) -> None:
     run = ClaimRun(config)
     config.stash[RUN_KEY] = run
     config.pluginmanager.register(run, "claimcheck-run")
+    # From here to the end of the run nothing may end the process early: not a check, nor an
+    # implementation probed at configure time (claimcheck/process_guard.py).
+    guard = run.guard.on()
+    guard.__enter__()
+    config.add_cleanup(lambda: guard.__exit__(None, None, None))
     _end_on_sigterm()
     reports = run.reports_dir
     if reports is not None and not hasattr(config, "workerinput"):
