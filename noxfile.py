@@ -89,6 +89,7 @@ def tests(session: nox.Session) -> None:
     """The fast test suite: the engine's unit tests and every claim check (no training), over
     two workers (pytest-xdist). The tests that start whole pytest runs are `slow_tests`."""
     _install(session, extras="triton,test")
+    started = time.time()
     session.run(
         "pytest",
         "tests",
@@ -99,6 +100,8 @@ def tests(session: nox.Session) -> None:
         "--reports-dir=reports/tests",
         *session.posargs,
     )
+    if not session.posargs:  # the whole suite: its claim checks must have finished and be ok
+        _require_finished_and_ok(session, "reports/tests", started)
 
 
 @nox.session(python=PYTHON)
@@ -121,10 +124,15 @@ def slow_tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format) and mypy."""
+    """ruff (lint and format), mypy, and the GitHub workflows: their JSON schema
+    (check-jsonschema's bundled copy) and a security audit (zizmor), both offline."""
     session.install("ruff>=0.5", "mypy>=1.10", "types-PyYAML", "types-jsonschema")
+    session.install(*CONSTRAINTS, "check-jsonschema", "zizmor")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    workflows = sorted(str(p) for p in Path(".github/workflows").glob("*.yml"))
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    session.run("zizmor", "--offline", *workflows)
     _install(session)
     session.run("mypy")
 

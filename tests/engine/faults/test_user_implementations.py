@@ -2,8 +2,8 @@
 
 Class 3: a NaN or an infinity is never evidence that a property holds. Every check that reaches
 an all-NaN, all-+∞ or all-−∞ implementation fails that cell (never holds, never crashes; one NaN
-per input: never crashes): a worst-row search or a minimum that drops NaN (every comparison with NaN is False)
-would let it pass.
+per input: never crashes): a worst-row search or a minimum that drops NaN (every comparison
+with NaN is False) would let it pass.
 
 Class 4: a user's implementation that returns something that is no answer (a meta tensor, a
 scalar, None, a list, a tuple, the wrong shape or dtype, a sparse tensor), ends the process, or
