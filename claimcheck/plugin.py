@@ -8,6 +8,7 @@ the run object (claimcheck/session.py) that owns everything else, and write repo
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import tempfile
 import threading
@@ -91,9 +92,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(run, "claimcheck-run")
     # From here to the end of the run nothing may end the process early: not a check, nor an
     # implementation probed at configure time (claimcheck/process_guard.py).
-    guard = run.guard.on()
-    guard.__enter__()
-    config.add_cleanup(lambda: guard.__exit__(None, None, None))
+    guarded = contextlib.ExitStack()
+    guarded.enter_context(run.guard.on())
+    config.add_cleanup(guarded.close)
     _end_on_sigterm()
     reports = run.reports_dir
     if reports is not None and not hasattr(config, "workerinput"):

@@ -46,8 +46,7 @@ def checked_return(out: Any, like: Any, shape: tuple[int, ...] | None = None) ->
         floating = np.issubdtype(out.dtype, np.floating)
     if tuple(out.shape) != expected:
         raise ImplementationFailure(
-            f"the implementation returned shape {tuple(out.shape)} for an answer of shape "
-            f"{expected}"
+            f"the implementation returned {_kind(out)}, for an answer of shape {expected}"
         )
     if not floating:
         raise ImplementationFailure(

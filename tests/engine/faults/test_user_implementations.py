@@ -69,7 +69,7 @@ NOT_AN_ANSWER = {
     "returns_scalar": "shape ()",
     "returns_python_float": "returned float",
     "returns_none": "returned NoneType",
-    "returns_flattened": "returned shape",
+    "returns_flattened": "for an answer of shape",
     "returns_int_dtype": "dtype torch.int64",
     "returns_complex_dtype": "dtype torch.complex128",
     "returns_list": "returned list",
