@@ -124,9 +124,13 @@ def slow_tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format), mypy, and the GitHub workflows: their JSON schema
-    (check-jsonschema's bundled copy) and a security audit (zizmor), both offline."""
-    session.install("ruff>=0.5", "mypy>=1.10", "types-PyYAML", "types-jsonschema")
+    """ruff (lint and format); mypy over every module of the distribution (the package
+    `softmax_claimcheck`, whose folders match its import names: docs/design.md, "Layout");
+    import-linter's layering contracts (pyproject.toml, [tool.importlinter]); and the GitHub
+    workflows: their JSON schema (check-jsonschema's bundled copy) and a security audit
+    (zizmor), both offline."""
+    session.install("ruff>=0.5", "mypy>=1.10", "types-PyYAML", "types-jsonschema",
+                    "import-linter>=2.1")  # fmt: skip
     session.install(*CONSTRAINTS, "check-jsonschema", "zizmor")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -135,6 +139,7 @@ def lint(session: nox.Session) -> None:
     session.run("zizmor", "--offline", *workflows)
     _install(session)
     session.run("mypy")
+    session.run("lint-imports")
 
 
 @nox.session(python=False)
@@ -230,14 +235,18 @@ def wheelhouse(session: nox.Session) -> None:
 @nox.session(python=PYTHON, venv_backend="venv")
 def gpu_rehearsal(session: nox.Session) -> None:
     """The GPU box's run on CPU, on a tiny selection, so a typo cannot waste GPU minutes:
-    (1) the wheelhouse (cached in .wheelhouse/, downloaded once) resolves for CPython 3.12 with no
-    index; (2) in this fresh virtualenv, holding only what a box has (the local CPU torch, triton,
-    pytest, hypothesis, pyyaml, jinja2, matplotlib, numpy, mpmath), scripts/gpu/run.py installs the
-    wheelhouse exactly as on the box (no index, --target, plugins by -p) and runs each stage's real
-    command: one claim, the kernel tests under TRITON_INTERPRET=1, the benchmark's dry run, the
-    smoke training preset. Fails if any stage fails. posargs: another wheel folder (the test that
-    removes a wheel uses it)."""
+    (1) the GPU plan's stage budgets fit its 7-minute limit and every stage can start
+    (`run.py --check`); (2) the wheelhouse (cached in .wheelhouse/, downloaded once) resolves for
+    CPython 3.12 with no index; (3) in this fresh virtualenv, holding only what a box has (the
+    local CPU torch, triton, pytest, hypothesis, pyyaml, jinja2, matplotlib, numpy, mpmath),
+    scripts/gpu/run.py installs the wheelhouse exactly as on the box (no index, --target, plugins
+    by -p) and runs each stage's real command under the same budget rules: one claim, the kernel
+    tests under TRITON_INTERPRET=1, the benchmark's dry run, conformance of CPU subjects with
+    --devices cpu, the smoke training preset; (4) the scale page is generated from that training
+    stage into reports/gpu-rehearsal/ (never docs/). Fails if any step fails. posargs: another
+    wheel folder (the test that removes a wheel uses it)."""
     wheels = session.posargs[0] if session.posargs else WHEELHOUSE
+    session.run("python", "scripts/gpu/run.py", "--check")
     version = session.run("python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])",
                           silent=True).strip()  # fmt: skip
     pythons = ["--python=3.12", f"--python={version}"]  # the box's, and this venv's (rpds-py)
@@ -252,5 +261,8 @@ def gpu_rehearsal(session: nox.Session) -> None:
     site = Path(session.create_tmp()) / "gpu-site"
     if site.exists():
         shutil.rmtree(site)
+    out = "reports/gpu-rehearsal"
     session.run("python", "scripts/gpu/run.py", "--rehearsal", "--wheels", wheels,
-                "--site", str(site), "--out", "reports/gpu-rehearsal")  # fmt: skip
+                "--site", str(site), "--out", out, "--collect", f"{out}/collected")  # fmt: skip
+    page = ["--page", f"{out}/scale-page.md", "--sidecar", f"{out}/scale-page.json"]
+    session.run("python", "scripts/gpu/scale_page.py", f"{out}/collected", "--any-preset", *page)

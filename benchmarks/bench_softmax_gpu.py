@@ -206,7 +206,7 @@ def bench_attention(torch: Any, tk: Any, device: str, shapes: tuple, timer: Call
                 results = {}
                 for name, fn in {
                     "sdpa": lambda: sdpa(q, k, v, is_causal=causal),  # noqa: B023
-                    "triton-flash": lambda: tk.attention_flash(q, k, v, causal=causal),  # noqa: B023
+                    "triton-flash": lambda: tk.attention_flash(q, k, v, is_causal=causal),  # noqa: B023
                 }.items():
                     ms = timer(fn)
                     error = float((fn().float() - expected).abs().max())

@@ -2,4 +2,4 @@
 
 from softmax_claimcheck.claimcheck.model import Claim, Reading, Verdict
 
-__all__ = ["Claim", "Reading", "Verdict"]
+__all__ = ("Claim", "Reading", "Verdict")

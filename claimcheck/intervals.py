@@ -21,9 +21,6 @@ class Interval:
     def bounds(self) -> tuple[float, float]:
         return (self.low, self.high)
 
-    def contains(self, value: float) -> bool:
-        return self.low <= value <= self.high
-
     def __str__(self) -> str:
         how = f", {self.method}" if self.method else ""
         return (

@@ -17,10 +17,6 @@ class Verdict(enum.StrEnum):
     ERROR = "ERROR"
     NOT_RUN = "NOT RUN"
 
-    @property
-    def css(self) -> str:
-        return self.value.lower().replace(" ", "-")
-
 
 class Kind(enum.StrEnum):
     NUMERIC_EXAMPLE = "numeric-example"

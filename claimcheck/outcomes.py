@@ -24,6 +24,14 @@ class ImplementationTimedOut(CheckTimedOut):
     ImplementationFailure (FAILS of that implementation's cell), not as a crash of the check."""
 
 
+def timed_out(exc: BaseException | None) -> bool:
+    """The check's time bound ended this call: claimcheck's own (CheckTimedOut) or
+    pytest-timeout's signal method (a pytest.fail whose message starts with "Timeout")."""
+    if isinstance(exc, CheckTimedOut):
+        return True
+    return isinstance(exc, pytest.fail.Exception) and str(exc).startswith("Timeout")
+
+
 def _is_assertion(exc: BaseException) -> bool:
     """A failed assertion (or a failure of the implementation under test) is evidence; anything
     else is a crash. Groups count as evidence only when every member is (Hypothesis may raise

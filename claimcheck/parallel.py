@@ -44,7 +44,10 @@ def write_worker_links(run: ClaimRun) -> None:
         return
     worker = run.config.workerinput.get("workerid", "gw")  # type: ignore[attr-defined]
     data = {
-        "links": {nodeid: [r.claim_id, r.reading, r.params] for nodeid, r in run.results.items()},
+        "links": {
+            nodeid: [r.claim_id, r.reading, r.params, r.implementation, r.precision_bits]
+            for nodeid, r in run.results.items()
+        },
         "selected": [c.id for c in run.selected],
         "stop_errors": run.stop_errors,
         "collection_errors": run.collection_errors,
@@ -68,7 +71,7 @@ class Controller:
         selected: list[str] = []
         for file in files:
             data = json.loads(file.read_text(encoding="utf-8"))
-            for nodeid, (claim_id, reading, params) in data["links"].items():
+            for nodeid, (claim_id, reading, params, impl, bits) in data["links"].items():
                 run.links.setdefault(nodeid, Link(claim_id, reading))
                 run.results.setdefault(
                     nodeid,
@@ -79,6 +82,8 @@ class Controller:
                         params,
                         Outcome.NOT_EXECUTED,
                         "the run stopped before this check ran (worker)",
+                        implementation=impl,
+                        precision_bits=bits,
                     ),
                 )
             selected += [c for c in data["selected"] if c not in selected]

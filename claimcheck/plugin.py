@@ -25,6 +25,13 @@ from softmax_claimcheck.claimcheck.session import EVIDENCE_KEY, ClaimRun
 RUN_KEY = pytest.StashKey[ClaimRun]()
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """The hooks an implementations plugin answers (claimcheck/hookspecs.py)."""
+    from softmax_claimcheck.claimcheck import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("claimcheck", "claim verification")
     group.addoption(
@@ -85,8 +92,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}(id, reading=None): link this check to a claim (and one of its readings)",
     )
-    # The implementations' plugin (impl/pytest_plugin.py) tells the run which implementations
-    # each claim scope covers, once it has built the run's registry.
+    # Which implementations a claim's scope covers, the run learns through the hooks of
+    # claimcheck/hookspecs.py (answered by impl/pytest_plugin.py).
     run = ClaimRun(config)
     config.stash[RUN_KEY] = run
     config.pluginmanager.register(run, "claimcheck-run")

@@ -11,7 +11,7 @@ gathered in `pytest_runtest_logreport`: in a serial run and on pytest-xdist's co
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,6 @@ from softmax_claimcheck.claimcheck.verdicts import (
     ClaimResult,
     NotRunCause,
     Outcome,
-    ScopeMembers,
     decide_all,
 )
 
@@ -40,15 +39,8 @@ RESULT_ATTRIBUTE = "claimcheck"  # the check result a TestReport carries (JSON-r
 class ClaimRun:
     """Everything one claims run knows, and what it does at each step of the pytest session."""
 
-    def __init__(
-        self,
-        config: pytest.Config,
-        scope_members: ScopeMembers | None = None,
-        known_scope: Callable[[str], bool] | None = None,
-    ) -> None:
+    def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.scope_members = scope_members
-        self.known_scope = known_scope or (lambda scope: True)
         self.claims: dict[str, Claim] = {}
         self.links: dict[str, Link] = {}
         self.results: dict[str, CheckResult] = {}
@@ -102,6 +94,19 @@ class ClaimRun:
     def claim(self, claim_id: str) -> Claim:
         return self.claims[claim_id]
 
+    # -- what implementations plugins tell the run (claimcheck/hookspecs.py) ------------------
+    def scope_members(self, scope: str | None) -> frozenset[str] | None:
+        if scope is None:
+            return None
+        members: frozenset[str] | None = self.config.hook.pytest_claimcheck_scope_members(
+            config=self.config, scope=scope
+        )
+        return members
+
+    def scope_known(self, scope: str) -> bool:
+        known = self.config.hook.pytest_claimcheck_scope_known(config=self.config, scope=scope)
+        return True if known is None else bool(known)
+
     @property
     def profile(self) -> str:
         """The Hypothesis settings profile the checks ran under (recorded in the report)."""
@@ -149,7 +154,7 @@ class ClaimRun:
             self.claims = load_claims(claims_dir)  # type: ignore[arg-type]
         except ClaimErrors as exc:
             self._stop([str(e) for e in exc.errors], "invalid claim files; no check was run:")
-        errors = link_errors(self.claims, links, self.known_scope)
+        errors = link_errors(self.claims, links, self.scope_known)
         if errors:
             self._stop(errors, "claims and checks do not match; no check was run:")
         try:
@@ -228,6 +233,7 @@ class ClaimRun:
                         _params(item),
                         Outcome.NOT_EXECUTED,
                         "the run stopped before this check ran",
+                        **_subject(item),
                     )
             claim_ids = {link.claim_id for link in remaining.values()}
             filtered = bool(session.config.getoption("-k") or session.config.getoption("-m"))
@@ -287,6 +293,7 @@ class ClaimRun:
             "claim_id": link.claim_id,
             "reading": link.reading,
             "params": _params(item),
+            "subject": _subject(item),
         }
         if decisive:
             message = ""
@@ -314,6 +321,7 @@ class ClaimRun:
                 data["params"],
                 Outcome.NOT_EXECUTED,
                 "the run stopped before this check ran",
+                **data["subject"],
             )
         if "outcome" in data:
             result.outcome = Outcome(data["outcome"])
@@ -371,7 +379,7 @@ class ClaimRun:
             self.interrupted = f"ended with pytest exit status {int(exitstatus)}"
         if not self.stop_errors:
             self.verdicts = decide_all(
-                self.selected, list(self.results.values()), self.scope_members or _every
+                self.selected, list(self.results.values()), self.scope_members
             )
         claim_failures = sum(
             1 for r in self.results.values() if r.outcome in (Outcome.FAILS, Outcome.CRASHED)
@@ -478,19 +486,38 @@ def _why(result: ClaimResult) -> str:
     return ""
 
 
-def _every(_scope: str | None) -> frozenset[str] | None:
-    return None
+def _subjects(item: pytest.Item) -> dict[str, Any]:
+    """Each parameter whose value a plugin describes (claimcheck/hookspecs.py), by name."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return {}
+    found = {}
+    for name, value in callspec.params.items():
+        subject = item.config.hook.pytest_claimcheck_check_subject(
+            config=item.config, name=name, value=value
+        )
+        if subject is not None:
+            found[name] = subject
+    return found
+
+
+def _subject(item: pytest.Item) -> dict[str, Any]:
+    """The implementation a check ran on and its precision (JSON-ready, for xdist)."""
+    subject = next(iter(_subjects(item).values()), None)
+    if subject is None:
+        return {"implementation": None, "precision_bits": None}
+    return {"implementation": subject.implementation, "precision_bits": subject.precision_bits}
 
 
 def _params(item: pytest.Item) -> dict[str, str]:
     callspec = getattr(item, "callspec", None)
     if callspec is None:
         return {}
+    subjects = _subjects(item)
     params: dict[str, str] = {}
     for name, value in callspec.params.items():
-        labels = getattr(value, "labels", None)
-        if callable(labels):
-            params.update(labels())
+        if name in subjects:
+            params.update(subjects[name].labels)
         elif isinstance(value, (str, int, float, bool)):
             params[name] = str(value)
         else:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -56,14 +59,24 @@ class NumericTolerance:
     def describe(self) -> str:
         return f"{self.dtype}: |measured − exact| ≤ {self.atol:g} + {self.rtol:g}·|exact|"
 
+    def calibrated(
+        self, exact: np.ndarray, reference_error: float, factor: float = 2.0
+    ) -> np.ndarray:
+        """FlashAttention's self-calibrating bound, element by element: `factor` × the error of
+        a plain reference in this dtype, plus this dtype's floor (infinities count as 0)."""
+        finite = np.abs(np.where(np.isfinite(exact), exact, 0.0))
+        return factor * reference_error + self.atol + self.rtol * finite
+
 
 # Per-dtype defaults: a few units in the last place of a well-conditioned softmax output.
-DEFAULT_NUMERIC: dict[str, tuple[float, float]] = {
-    "float64": (1e-12, 1e-10),
-    "float32": (1e-6, 1e-5),
-    "float16": (1e-3, 4e-3),
-    "bfloat16": (8e-3, 3e-2),
-}
+DEFAULT_NUMERIC: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {
+        "float64": (1e-12, 1e-10),
+        "float32": (1e-6, 1e-5),
+        "float16": (1e-3, 4e-3),
+        "bfloat16": (8e-3, 3e-2),
+    }
+)
 
 
 def numeric_tolerance(

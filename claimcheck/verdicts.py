@@ -46,6 +46,9 @@ class CheckResult:
     evidence: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
     standing: Standing = Standing.DECIDES
+    # the implementation the check ran on (claimcheck/hookspecs.py): scope is decided by it
+    implementation: str | None = None
+    precision_bits: int | None = None  # of its arithmetic; None: exact or unknown
 
     @property
     def label(self) -> str:
@@ -53,10 +56,6 @@ class CheckResult:
         parts = [self.reading] if self.reading else []
         parts += [v for v in self.params.values() if v]
         return " · ".join(parts) or self.nodeid.rsplit("::", 1)[-1]
-
-    @property
-    def implementation(self) -> str | None:
-        return self.params.get("implementation")
 
 
 class NotRunCause(enum.StrEnum):
@@ -87,7 +86,8 @@ class ClaimResult:
 ScopeMembers = Callable[[str | None], frozenset[str] | None]
 
 
-def _no_scope(_scope: str | None) -> frozenset[str] | None:
+def every_check_decides(_scope: str | None) -> frozenset[str] | None:
+    """The scope rule of a run that knows no implementations: every check decides."""
     return None
 
 
@@ -127,7 +127,7 @@ def _unit_text(claim: Claim, unit: str) -> str:
 
 
 def decide(
-    claim: Claim, checks: Sequence[CheckResult], scope_members: ScopeMembers = _no_scope
+    claim: Claim, checks: Sequence[CheckResult], scope_members: ScopeMembers = every_check_decides
 ) -> ClaimResult:
     """Apply the rules of docs/design.md to one claim."""
     checks = list(checks)
@@ -228,7 +228,7 @@ def decide(
 def decide_all(
     claims: Iterable[Claim],
     checks: Sequence[CheckResult],
-    scope_members: ScopeMembers = _no_scope,
+    scope_members: ScopeMembers = every_check_decides,
 ) -> list[ClaimResult]:
     by_claim: dict[str, list[CheckResult]] = {}
     for check in checks:

@@ -31,7 +31,7 @@ from softmax_claimcheck.experiments.train import RunConfig, RunResult, run
 
 MAX_CACHE_BYTES = 64 * 1024 * 1024  # a cached run is a few KB; more is not one of ours
 
-CODE_FILES = ("data.py", "model.py", "train.py")
+CODE_FILES = ("data.py", "transformer.py", "train.py")
 
 
 @dataclass
@@ -123,62 +123,73 @@ class GridStopped(Exception):
     """The run ended before the grid did (the background training was told to stop)."""
 
 
-_MEMO: dict[tuple[Preset, str | None], Future] = {}
-_RUNNING: list[threading.Event] = []  # one per background grid: set, it stops
-_WAITING = threading.Event()  # set: someone waits for a grid, so a progress bar may show
+class TrainingGrids:
+    """The training grids of one run (a pytest run keeps its own in the config's stash; no
+    module holds them): each (preset, cache) grid computed at most once, in a background
+    thread that `start` begins or in the caller's thread, and the background ones stopped with
+    the run."""
 
+    def __init__(self) -> None:
+        self._futures: dict[tuple[Preset, str | None], Future] = {}
+        self._stop_events: list[threading.Event] = []  # one per background grid: set, it stops
+        self._waiting = threading.Event()  # set: someone waits, so a progress bar may show
 
-def results(preset: Preset, cache_dir: Path | None = None) -> GridResult:
-    """The whole grid of `preset`, computed at most once per process: here, or by the
-    background thread `start` began (then this waits for it)."""
-    key = (preset, str(cache_dir) if cache_dir else None)
-    _WAITING.set()
-    future = _MEMO.get(key)
-    if future is None:
-        future = _MEMO[key] = Future()
-        _settle(future, preset, cache_dir, None)
-    return future.result()
+    def results(self, preset: Preset, cache_dir: Path | None = None) -> GridResult:
+        """The whole grid of `preset`: computed here, or by the background thread `start`
+        began (then this waits for it)."""
+        key = (preset, str(cache_dir) if cache_dir else None)
+        self._waiting.set()
+        future = self._futures.get(key)
+        if future is None:
+            future = self._futures[key] = Future()
+            self._settle(future, preset, cache_dir, None)
+        return future.result()
 
+    def start(self, preset: Preset, cache_dir: Path | None = None) -> None:
+        """Begin computing the grid in a background thread, so that training (in worker
+        processes) overlaps whatever this process does next; `results` then waits for it, and
+        `stop` ends it early."""
+        key = (preset, str(cache_dir) if cache_dir else None)
+        if key in self._futures:
+            return
+        future = self._futures[key] = Future()
+        stop_event = threading.Event()
+        self._stop_events.append(stop_event)
+        thread = threading.Thread(
+            target=self._settle, args=(future, preset, cache_dir, stop_event),
+            name="training-grid", daemon=True,
+        )  # fmt: skip
+        thread.start()
 
-def start(preset: Preset, cache_dir: Path | None = None) -> None:
-    """Begin computing the grid in a background thread, so that training (in worker
-    processes) overlaps whatever this process does next; `results` then waits for it, and
-    `stop` ends it early."""
-    key = (preset, str(cache_dir) if cache_dir else None)
-    if key in _MEMO:
-        return
-    future = _MEMO[key] = Future()
-    stop_event = threading.Event()
-    _RUNNING.append(stop_event)
-    thread = threading.Thread(
-        target=_settle, args=(future, preset, cache_dir, stop_event), name="training-grid",
-        daemon=True,
-    )  # fmt: skip
-    thread.start()
+    def stop(self) -> None:
+        """End the background grids nobody waits for any more (the run is over): their queued
+        runs are dropped, the running ones finish. A grid computed in the caller's thread never
+        stops."""
+        while self._stop_events:
+            self._stop_events.pop().set()
 
-
-def stop() -> None:
-    """End the background grids nobody waits for any more (the run is over): their queued runs
-    are dropped, the running ones finish. A grid computed in the caller's thread never stops."""
-    while _RUNNING:
-        _RUNNING.pop().set()
-
-
-def _settle(
-    future: Future, preset: Preset, cache_dir: Path | None, stop_event: threading.Event | None
-) -> None:
-    try:
-        future.set_result(_compute(preset, cache_dir, stop_event))
-    except BaseException as exc:  # the waiting check reports it (an ERROR), with its traceback
-        future.set_exception(exc)
+    def _settle(
+        self,
+        future: Future,
+        preset: Preset,
+        cache_dir: Path | None,
+        stop_event: threading.Event | None,
+    ) -> None:
+        try:
+            future.set_result(_compute(preset, cache_dir, stop_event, self._waiting))
+        except BaseException as exc:  # the waiting check reports it (an ERROR), with traceback
+            future.set_exception(exc)
 
 
 def _compute(
-    preset: Preset, cache_dir: Path | None, stop_event: threading.Event | None = None
+    preset: Preset,
+    cache_dir: Path | None,
+    stop_event: threading.Event | None = None,
+    waiting: threading.Event | None = None,
 ) -> GridResult:
     started = time.perf_counter()
     plan = _Plan(preset)
-    runner = _Runner(preset, cache_dir)
+    runner = _Runner(preset, cache_dir, waiting)
     with _cache_lock(cache_dir):
         runner.drive(plan, stop_event)
     runs = runner.results
@@ -295,9 +306,12 @@ class _Runner:
     """Runs configurations (in parallel where the preset says so), reading and writing the
     on-disk cache, with a progress bar on an interactive terminal."""
 
-    def __init__(self, preset: Preset, cache_dir: Path | None) -> None:
+    def __init__(
+        self, preset: Preset, cache_dir: Path | None, waiting: threading.Event | None = None
+    ) -> None:
         self.preset = preset
         self.cache_dir = cache_dir
+        self.waiting = waiting  # set when someone waits for the grid: a progress bar may show
         self.version = code_version()
         self.trained = self.cached = 0
         self.problems: list[str] = []
@@ -316,7 +330,7 @@ class _Runner:
         drops the queued runs (GridStopped)."""
         started: set[RunConfig] = set()
         pending: dict[Future, RunConfig] = {}
-        with _pool(self.preset) as pool, _Progress(self.preset.name) as bar:
+        with _pool(self.preset) as pool, _Progress(self.preset.name, self.waiting) as bar:
             while True:
                 fresh = [c for c in dict.fromkeys(plan.ready(self.results)) if c not in started]
                 if not fresh and not pending:
@@ -489,8 +503,9 @@ class _Progress:
     the grid (a background grid stays quiet while other checks print); its total grows as the
     plan adds runs."""
 
-    def __init__(self, preset: str) -> None:
+    def __init__(self, preset: str, waiting: threading.Event | None) -> None:
         self.label = f"training ({preset} preset)"
+        self.waiting = waiting
         self.total = self.n = 0
         self.bar = None
 
@@ -502,7 +517,8 @@ class _Progress:
             self.bar.close()
 
     def refresh(self) -> None:
-        if self.bar is None and _WAITING.is_set() and sys.stderr.isatty():
+        waited_for = self.waiting is not None and self.waiting.is_set()
+        if self.bar is None and waited_for and sys.stderr.isatty():
             from tqdm import tqdm
 
             self.bar = tqdm(total=self.total, initial=self.n, desc=self.label, unit="run")

@@ -9,15 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from softmax_claimcheck.claimcheck.intervals import Interval
-from softmax_claimcheck.experiments import presets
 from softmax_claimcheck.experiments.data import load_corpus
 from softmax_claimcheck.experiments.grid import ArmResult, GridResult, code_version
 from softmax_claimcheck.experiments.plots import training_figure
 
 CACHE_ENV = "CLAIMCHECK_TRAINING_CACHE"  # "0" turns the on-disk cache off
 TIMEOUT_S = 1800  # the first training check trains the whole grid (minutes on a loaded CPU)
-
-PRESET = presets.selected()
 
 
 def cache_dir(reports_dir: str | Path | None, root: Path) -> Path | None:

@@ -22,7 +22,7 @@ import torch
 from torch.nn import functional as F
 
 from softmax_claimcheck.experiments import data
-from softmax_claimcheck.experiments.model import ModelConfig, TinyTransformer
+from softmax_claimcheck.experiments.transformer import ModelConfig, TinyTransformer
 
 STATS_SEQUENCES = 8  # sequences of the fixed batch the attention statistics are measured on
 

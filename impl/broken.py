@@ -4,8 +4,8 @@ implementation-level checks on them (through `--impl softmax_claimcheck.impl.bro
 and requires every one to be caught by at least one check that the correct reference passes.
 
 They are NOT in the default registry. The softmaxes take fn(x, axis=-1) on numpy arrays or
-torch tensors (Array API); the attentions are Implementation objects with the registry's
-attention signature, since `--impl` probes plain functions as softmaxes.
+torch tensors (Array API); the attentions take SDPA's calling convention (the one attention
+convention). The article checks' broken attentions live in impl/broken_attention.py.
 """
 
 from __future__ import annotations
@@ -16,8 +16,12 @@ from typing import Any
 from array_api_compat import array_namespace, device
 
 from softmax_claimcheck.impl import reference
-from softmax_claimcheck.impl.attention import causal_allowed, scores
-from softmax_claimcheck.impl.model import NUMPY_DTYPES, Implementation
+from softmax_claimcheck.impl.broken_attention import (  # noqa: F401 (here by name for --impl)
+    ATTENTIONS,
+    causal_ignored_attention,
+    mask_after_softmax_attention,
+    scaled_by_d_k_attention,
+)
 
 
 # -- softmaxes: fn(x, axis=-1) ---------------------------------------------------------------------
@@ -78,62 +82,6 @@ SOFTMAXES = (
     float16_inside,
     sum_skips_last,
 )
-
-
-# -- attentions: fn(q, k, v, *, allowed=None, causal=False) ----------------------------------------
-def _mask(q: Any, k: Any, allowed: Any, causal: bool) -> Any:
-    mask = causal_allowed(q.shape[-2], k.shape[-2], q) if causal else None
-    if allowed is not None:
-        mask = allowed if mask is None else (mask & allowed)
-    return mask
-
-
-def mask_after_softmax(q: Any, k: Any, v: Any, *, allowed: Any = None, causal: bool = False) -> Any:
-    """Softmax over every key first, then zero the disallowed weights: the allowed weights no
-    longer sum to 1 (the mask must go in before the softmax, as −∞ scores)."""
-    xp = array_namespace(q)
-    weights = reference.stable_softmax(scores(q, k))
-    mask = _mask(q, k, allowed, causal)
-    if mask is not None:
-        weights = xp.where(mask, weights, xp.zeros_like(weights))
-    return weights @ v
-
-
-def scaled_by_d_k(q: Any, k: Any, v: Any, *, allowed: Any = None, causal: bool = False) -> Any:
-    """Divides the scores by d_k instead of √d_k: too flat an attention for d_k > 1."""
-    mask = _mask(q, k, allowed, causal)
-    s = scores(q, k, scale=1.0 / q.shape[-1])
-    weights = reference.stable_softmax(s) if mask is None else reference.masked_softmax(s, mask)
-    return weights @ v
-
-
-def causal_ignored(q: Any, k: Any, v: Any, *, allowed: Any = None, causal: bool = False) -> Any:
-    """Forgets the causal flag: every query sees the future."""
-    s = scores(q, k, scale=1.0 / math.sqrt(q.shape[-1]))
-    weights = (
-        reference.stable_softmax(s) if allowed is None else reference.masked_softmax(s, allowed)
-    )
-    return weights @ v
-
-
-def _broken_attention(fn: Any, what: str) -> Implementation:
-    return Implementation(
-        f"broken-{fn.__name__.replace('_', '-')}",
-        "attention",
-        "numpy",
-        fn,
-        ("cpu",),
-        NUMPY_DTYPES,
-        f"deliberately broken attention: {what}",
-        frozenset({"masking", "broken"}),
-    )
-
-
-mask_after_softmax_attention = _broken_attention(mask_after_softmax, "mask applied after softmax")
-scaled_by_d_k_attention = _broken_attention(scaled_by_d_k, "scores divided by d_k, not √d_k")
-causal_ignored_attention = _broken_attention(causal_ignored, "causal flag ignored")
-
-ATTENTIONS = (mask_after_softmax_attention, scaled_by_d_k_attention, causal_ignored_attention)
 
 
 # -- the conformance catalogue (softmax_claimcheck conform): more bugs, many off the happy path --

@@ -8,13 +8,56 @@ from collections.abc import Callable
 from typing import Any
 
 from softmax_claimcheck.impl import attention, library, reference
-from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, Implementation
+from softmax_claimcheck.impl.model import (
+    ALL_DTYPES,
+    NUMPY_DTYPES,
+    Implementation,
+    KnownDeviation,
+)
 
 BOTH = ("cpu", "cuda")
 
+# Known deviations (conformance properties each built-in is known to break), kept on its entry.
+NAIVE_DEVIATES = (
+    KnownDeviation(
+        frozenset(
+            {
+                "large-scores",
+                "very-negative-scores",
+                "shift-invariance",
+                "non-negative",
+                "zero-at-neg-inf",
+            }
+        ),
+        "the textbook formula without the max shift: exp overflows / underflows",
+    ),
+)
+_ARTICLE_REASON = (
+    "the article's three-line function uses the global max and sum, so it ignores the axis"
+)
+_ARTICLE_PROPERTIES = frozenset(
+    {
+        "values",
+        "sums-to-one",
+        "axis-last",
+        "axis-non-last",
+        "batch-independence",
+        "zero-at-neg-inf",
+        "large-scores",
+        "very-negative-scores",
+    }
+)
+NUMPY_ARTICLE_DEVIATES = (KnownDeviation(_ARTICLE_PROPERTIES, _ARTICLE_REASON),)
+TORCH_ARTICLE_DEVIATES = (KnownDeviation(_ARTICLE_PROPERTIES | {"gradient"}, _ARTICLE_REASON),)
+
 
 def _numpy_and_torch(
-    name: str, role: str, fn: Callable[..., Any], description: str, tags: set[str]
+    name: str,
+    role: str,
+    fn: Callable[..., Any],
+    description: str,
+    tags: set[str],
+    known_deviations: tuple[KnownDeviation, ...] = (),
 ) -> list[Implementation]:
     """The same Array API function on numpy (CPU) and on torch tensors (CPU and CUDA)."""
     return [
@@ -27,6 +70,7 @@ def _numpy_and_torch(
             NUMPY_DTYPES,
             f"{description} (numpy)",
             frozenset(tags),
+            known_deviations=known_deviations,
         ),
         Implementation(
             f"torch-{name}",
@@ -37,6 +81,7 @@ def _numpy_and_torch(
             ALL_DTYPES,
             f"{description} (torch ops)",
             frozenset(tags),
+            known_deviations=known_deviations,
         ),
     ]
 
@@ -53,7 +98,12 @@ def references() -> list[Implementation]:
             {"stable", "row-wise"},
         ),
         *_numpy_and_torch(
-            "naive", "softmax", naive, "textbook formula without the shift", {"row-wise"}
+            "naive",
+            "softmax",
+            naive,
+            "textbook formula without the shift",
+            {"row-wise"},
+            NAIVE_DEVIATES,
         ),
         Implementation(
             "numpy-article",
@@ -64,6 +114,7 @@ def references() -> list[Implementation]:
             NUMPY_DTYPES,
             "the article's three-line function exactly as printed",
             frozenset({"stable"}),
+            known_deviations=NUMPY_ARTICLE_DEVIATES,
         ),
         Implementation(
             "torch-article",
@@ -74,6 +125,7 @@ def references() -> list[Implementation]:
             ALL_DTYPES,
             "the article's three-line function, on torch tensors",
             frozenset({"stable"}),
+            known_deviations=TORCH_ARTICLE_DEVIATES,
         ),
         *_numpy_and_torch(
             "online",

@@ -1,7 +1,8 @@
 """Library kernels as implementations under test, adapted to the registry's signatures.
 
-softmax / log-softmax: fn(x, axis=-1). attention: fn(q, k, v, *, allowed=None, causal=False),
-scores scaled by 1/sqrt(d_k), `allowed` a boolean (n, m) mask True where attention may go.
+softmax / log-softmax: fn(x, axis=-1). attention: SDPA's calling convention, the one attention
+convention (impl/attention.py): fn(query, key, value, attn_mask=None, dropout_p=0.0,
+is_causal=False, scale=None, enable_gqa=False), a boolean attn_mask True where a query may attend.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from softmax_claimcheck.impl.attention import causal_allowed
+from softmax_claimcheck.impl.attention import (
+    grouped_heads,
+    is_boolean,
+    no_dropout,
+    one_mask_only,
+    sdpa_mask,
+)
 from softmax_claimcheck.impl.unsupported import NotSupported
 
 SDPA_BACKENDS = {
@@ -37,37 +44,61 @@ def torch_log_softmax(x: Any, axis: int = -1) -> Any:
     return torch.log_softmax(x, dim=axis)
 
 
-# -- attention ----------------------------------------------------------------------------------
-def _allowed_mask(q: Any, k: Any, allowed: Any, causal: bool) -> Any:
-    """One boolean (n, m) mask from `allowed` and `causal`, or None when nothing is masked."""
-    if causal:
-        mask = causal_allowed(q.shape[-2], k.shape[-2], q)
-        return mask if allowed is None else (mask & allowed)
-    return allowed
+# -- attention: SDPA's calling convention (impl/attention.py) -------------------------------------
+def _as_batch(x: Any, heads: int | None) -> Any:
+    """(..., n, d) -> (batch, n, d) without a head axis (heads None), else (batch, heads, n, d):
+    one head, or the input's own heads (axis −3) for grouped-query attention."""
+    if heads is None:
+        return x.reshape(-1, x.shape[-2], x.shape[-1])
+    return x.reshape(-1, heads, x.shape[-2], x.shape[-1])
 
 
-def _as_batch(x: Any, heads: bool) -> Any:
-    """(..., n, d) -> (batch, n, d), or (batch, 1, n, d) with a head axis."""
-    flat = x.reshape(-1, x.shape[-2], x.shape[-1])
-    return flat.unsqueeze(1) if heads else flat
+def _batched_mask(mask: Any, q: Any, k: Any, heads: int | None) -> Any:
+    """A mask with batch axes broadcast to the query's batch and flattened as `_as_batch` does;
+    an (L, S) mask (or none) as it is."""
+    if mask is None or mask.dim() <= 2:
+        return mask
+    import torch
+
+    full = torch.broadcast_to(mask, (*q.shape[:-1], k.shape[-2]))
+    return _as_batch(full, heads)
 
 
 def sdpa_attention(
-    q: Any, k: Any, v: Any, *, allowed: Any = None, causal: bool = False, backend: str = "math"
+    query: Any,
+    key: Any,
+    value: Any,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+    *,
+    backend: str = "math",
 ) -> Any:
     """F.scaled_dot_product_attention with exactly one backend enabled (sdpa_kernel), so the
-    named kernel is the one under test and torch cannot fall back to another one."""
+    named kernel is the one under test and torch cannot fall back to another one. The arguments
+    are SDPA's own and pass through; the input is flattened to the 4-D batch the kernels take."""
     import torch
     import torch.nn.functional as F
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
+    one_mask_only(attn_mask, is_causal)
     chosen = getattr(SDPBackend, SDPA_BACKENDS[backend])
-    # A causal mask alone goes in as is_causal (the only mask some kernels take); any other
-    # mask as a boolean attn_mask, which has our meaning: True where attention may go.
-    if allowed is None:
-        kwargs: dict[str, Any] = {"is_causal": causal}
-    else:
-        kwargs = {"attn_mask": _allowed_mask(q, k, allowed, causal)}
+    heads = query.shape[-3] if enable_gqa else 1
+    kv_heads = key.shape[-3] if enable_gqa else 1
+    # A causal mask alone goes in as is_causal (the only mask some kernels take).
+    kwargs: dict[str, Any] = (
+        {"is_causal": is_causal}
+        if attn_mask is None
+        else {"attn_mask": _batched_mask(attn_mask, query, key, heads)}
+    )
+    if dropout_p:
+        kwargs["dropout_p"] = dropout_p
+    if scale is not None:
+        kwargs["scale"] = scale
+    if enable_gqa:
+        kwargs["enable_gqa"] = True
     with warnings.catch_warnings(record=True) as caught:
         # torch warns why a kernel was not used: that becomes the skip reason when the one
         # enabled kernel cannot run; when it ran, the diagnostics say nothing about the result.
@@ -75,7 +106,10 @@ def sdpa_attention(
         try:
             with sdpa_kernel(chosen):
                 out = F.scaled_dot_product_attention(
-                    _as_batch(q, True), _as_batch(k, True), _as_batch(v, True), **kwargs
+                    _as_batch(query, heads),
+                    _as_batch(key, kv_heads),
+                    _as_batch(value, kv_heads),
+                    **kwargs,
                 )
         except RuntimeError as exc:
             if not any(text in str(exc) for text in _NO_KERNEL):
@@ -83,9 +117,9 @@ def sdpa_attention(
             why = "; ".join(_first_line(w.message) for w in caught) or str(exc).split(". ")[0]
             raise NotSupported(
                 f"torch {torch.__version__} has no SDPA {backend} kernel for this input on "
-                f"{q.device.type}/{str(q.dtype).removeprefix('torch.')}: {why}"
+                f"{query.device.type}/{str(query.dtype).removeprefix('torch.')}: {why}"
             ) from None
-    return out.reshape(*q.shape[:-1], v.shape[-1])
+    return out.reshape(*query.shape[:-1], value.shape[-1])
 
 
 def _first_line(message: Any) -> str:
@@ -97,8 +131,27 @@ def _first_line(message: Any) -> str:
 def sdpa(backend: str) -> Callable[..., Any]:
     """The SDPA adapter with `backend` fixed, named for the report."""
 
-    def attention(q: Any, k: Any, v: Any, *, allowed: Any = None, causal: bool = False) -> Any:
-        return sdpa_attention(q, k, v, allowed=allowed, causal=causal, backend=backend)
+    def attention(
+        query: Any,
+        key: Any,
+        value: Any,
+        attn_mask: Any = None,
+        dropout_p: float = 0.0,
+        is_causal: bool = False,
+        scale: float | None = None,
+        enable_gqa: bool = False,
+    ) -> Any:
+        return sdpa_attention(
+            query,
+            key,
+            value,
+            attn_mask,
+            dropout_p,
+            is_causal,
+            scale,
+            enable_gqa,
+            backend=backend,
+        )
 
     attention.__name__ = attention.__qualname__ = f"sdpa_{backend}_attention"
     attention.__doc__ = f"F.scaled_dot_product_attention, only the {backend} backend enabled."
@@ -122,26 +175,41 @@ def sdpa_available(backend: str) -> Callable[[str, str], str | None]:
 
 
 def multihead_attention(
-    q: Any, k: Any, v: Any, *, allowed: Any = None, causal: bool = False
+    query: Any,
+    key: Any,
+    value: Any,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
 ) -> Any:
     """nn.MultiheadAttention, one head, identity in/out projections and no bias: it then
-    computes plain softmax(QKᵀ/√d_k)·V. Its mask means the opposite of ours (True = blocked)."""
-    d = q.shape[-1]
-    if k.shape[-1] != d or v.shape[-1] != d:
+    computes plain softmax(QKᵀ/√d_k + mask)·V. Its boolean mask means the opposite of SDPA's
+    (True = blocked), so ours is inverted; a float mask is added, as in SDPA. The module always
+    scales by 1/√d_k and has no dropout here: another scale or dropout is not supported."""
+    no_dropout(dropout_p, "nn.MultiheadAttention (dropout=0)")
+    if scale is not None:
+        raise NotSupported("nn.MultiheadAttention always scales the scores by 1/√d_k")
+    d = query.shape[-1]
+    if key.shape[-1] != d or value.shape[-1] != d:
         raise NotSupported(
-            f"identity projections need d_k = d_v = embed_dim; got q {d}, k {k.shape[-1]}, "
-            f"v {v.shape[-1]}"
+            f"identity projections need d_k = d_v = embed_dim; got q {d}, k {key.shape[-1]}, "
+            f"v {value.shape[-1]}"
         )
-    module = _identity_multihead(d, q.dtype, q.device)
-    mask = _allowed_mask(q, k, allowed, causal)
+    key, value = grouped_heads(query, key, value, enable_gqa)
+    mask = _batched_mask(sdpa_mask(query, key, attn_mask, is_causal), query, key, None)
+    if mask is not None and is_boolean(mask):
+        mask = ~mask
+    module = _identity_multihead(d, query.dtype, query.device)
     out, _ = module(
-        _as_batch(q, False),
-        _as_batch(k, False),
-        _as_batch(v, False),
-        attn_mask=None if mask is None else ~mask,
+        _as_batch(query, None),
+        _as_batch(key, None),
+        _as_batch(value, None),
+        attn_mask=mask,
         need_weights=False,
     )
-    return out.reshape(q.shape)
+    return out.reshape(query.shape)
 
 
 @cache

@@ -18,13 +18,29 @@ Availability = Callable[[str, str], "str | None"]
 
 
 @dataclass(frozen=True)
+class KnownDeviation:
+    """A property a built-in is known to break, as data on its entry (PyTorch OpInfo's
+    DecorateInfo habit). The conformance runner expects it to fail; if it holds, the run fails
+    (a strict expected failure), so the data stays true."""
+
+    properties: frozenset[str]
+    reason: str
+    dtypes: tuple[str, ...] | None = None  # None: every dtype
+
+    def applies(self, property_id: str, dtype: str) -> bool:
+        return property_id in self.properties and (self.dtypes is None or dtype in self.dtypes)
+
+
+@dataclass(frozen=True)
 class Implementation:
     id: str
     # "softmax": fn(x, axis=-1) -> weights along axis.
     # "log-softmax": fn(x, axis=-1) -> log of the softmax weights along axis.
     # "normalizer": fn(x, axis=-1) -> an alternative to softmax (the article's brain teasers).
-    # "attention": fn(q, k, v, *, allowed=None, causal=False) -> output (..., n, d_v), scores
-    #   scaled by 1/sqrt(d_k); `allowed` is a boolean (n, m) mask, True where attention may go.
+    # "attention": SDPA's calling convention, the one attention convention (impl/attention.py):
+    #   fn(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+    #   enable_gqa=False) -> output (..., L, Ev); a boolean attn_mask is True where a query may
+    #   attend, a float one is added to the scores; is_causal is top-left tril(ones(L, S)).
     role: str
     backend: str  # "numpy" | "torch"
     fn: Callable[..., Any] = field(compare=False)
@@ -35,6 +51,13 @@ class Implementation:
     # Probed once per (device, dtype) and cached: a kernel that does not exist here (e.g. the
     # cuDNN attention backend on a CPU) is kept as a case and skipped with this reason.
     available: Availability | None = field(default=None, compare=False)
+    known_deviations: tuple[KnownDeviation, ...] = field(default=(), compare=False)
+
+    def known_deviation(self, property_id: str, dtype: str) -> str | None:
+        """Why this property is expected to fail here, or None."""
+        return next(
+            (k.reason for k in self.known_deviations if k.applies(property_id, dtype)), None
+        )
 
 
 @dataclass(frozen=True)
@@ -75,22 +98,46 @@ class ImplCase:
         with np.errstate(over="ignore"):
             return to_numpy(self.asarray(values))
 
-    def call(self, *arrays: Any, **kwargs: Any) -> Any:
-        """Call the implementation with each array converted to this case's backend, device and
-        dtype (booleans, e.g. masks, keep their dtype); other arguments pass through."""
-        converted = [self.asarray(a) for a in arrays]
-        kwargs = {k: self._convert_mask(v) for k, v in kwargs.items()}
+    def attention(
+        self,
+        query: Any,
+        key: Any,
+        value: Any,
+        attn_mask: Any = None,
+        is_causal: bool = False,
+        scale: float | None = None,
+    ) -> Any:
+        """The attention in SDPA's calling convention (the only one): query, key, value and a
+        float attn_mask in this case's backend, device and dtype, a boolean mask (True where a
+        query may attend) kept boolean. As the seam does (impl/loading.py), only keywords that
+        differ from the defaults are passed, by keyword, and never attn_mask with is_causal."""
+        if attn_mask is not None and is_causal:
+            raise ValueError(
+                "SDPA's convention takes attn_mask or is_causal=True, never both: combine them "
+                "into one boolean attn_mask (attention.causal_allowed(L, S) & mask)"
+            )
+        kwargs: dict[str, Any] = {}
+        if attn_mask is not None:
+            kwargs["attn_mask"] = self._mask(attn_mask)
+        if is_causal:
+            kwargs["is_causal"] = True
+        if scale is not None:
+            kwargs["scale"] = scale
+        q, k, v = (self.asarray(a) for a in (query, key, value))
         with np.errstate(all="ignore"):
-            return self.impl.fn(*converted, **kwargs)
+            return self.impl.fn(q, k, v, **kwargs)
 
-    def _convert_mask(self, value: Any) -> Any:
-        if isinstance(value, np.ndarray) and value.dtype == np.bool_:
-            if self.impl.backend == "numpy":
-                return value
-            import torch
+    def _mask(self, mask: Any) -> Any:
+        """A boolean mask on this case's device; a float (additive) mask in its dtype too."""
+        if not hasattr(mask, "dtype"):
+            mask = np.asarray(mask)
+        if str(mask.dtype) not in ("bool", "torch.bool"):
+            return self.asarray(mask)
+        if self.impl.backend == "numpy":
+            return np.asarray(mask.cpu() if hasattr(mask, "cpu") else mask)
+        import torch
 
-            return torch.as_tensor(value, device=self.device)
-        return value
+        return torch.as_tensor(mask, device=self.device)
 
     def run(self, values: Any, axis: int = -1) -> Any:
         """The implementation's output. Overflow to inf/NaN is a result to judge, not an error,

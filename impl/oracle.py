@@ -60,25 +60,36 @@ def log_softmax(scores: Sequence[float] | np.ndarray, axis: int = -1) -> np.ndar
 
 
 def attention(
-    q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: np.ndarray | None = None
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    allowed: np.ndarray | None = None,
+    *,
+    scale: float | None = None,
+    nan_where_nothing_allowed: bool = False,
 ) -> np.ndarray:
-    """softmax(QKᵀ/√d_k, disallowed scores at −∞)·V, every product and sum at DIGITS digits.
-    q (..., n, d), k (..., m, d), v (..., m, d_v); `allowed` a boolean (n, m) mask (True where
-    query i may attend to key j). Small inputs only."""
+    """softmax(QKᵀ·scale, disallowed scores at −∞)·V, every product and sum at DIGITS digits;
+    scale defaults to 1/√d_k (SDPA's). q (..., n, d), k (..., m, d), v (..., m, d_v); `allowed`
+    a boolean (n, m) mask (True where query i may attend to key j). A query that may attend to
+    no key has no defined output: an error, or NaN with `nan_where_nothing_allowed`. Small
+    inputs only. The one exact attention: the article's checks and the conformance properties
+    both use it."""
     q, k, v = (np.asarray(a, dtype=np.float64) for a in (q, k, v))
     n, m = q.shape[-2], k.shape[-2]
     mask = np.ones((n, m), dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
     batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     q, k, v = (np.broadcast_to(a, (*batch, *a.shape[-2:])) for a in (q, k, v))
     _require_small(int(np.prod(batch)) * n * m * max(q.shape[-1], v.shape[-1]))
-    out = np.empty((*batch, n, v.shape[-1]))
+    out = np.full((*batch, n, v.shape[-1]), np.nan)
     with mpmath.workdps(DIGITS):
-        scale = 1 / mpmath.sqrt(q.shape[-1])
+        factor = 1 / mpmath.sqrt(q.shape[-1]) if scale is None else mpmath.mpf(float(scale))
         for index in np.ndindex(*batch):
             qm, km, vm = (mpmath.matrix(a[index].tolist()) for a in (q, k, v))
             for i in range(n):
+                if nan_where_nothing_allowed and not mask[i].any():
+                    continue
                 scores = [
-                    mpmath.fsum(qm[i, c] * km[j, c] for c in range(q.shape[-1])) * scale
+                    mpmath.fsum(qm[i, c] * km[j, c] for c in range(q.shape[-1])) * factor
                     if mask[i, j]
                     else mpmath.mpf("-inf")
                     for j in range(m)

@@ -2,11 +2,13 @@
 marker that parametrizes a check over a selection of it.
 
 `pytest tests/checks --impl pkg.mod:softmax` adds a user function: a softmax `f(x, axis=-1)` or
-`f(x, dim=-1)` on numpy arrays or torch tensors. It is probed once with a tiny input to learn its
-keyword and backend (numpy if it takes numpy arrays, else torch), then registered as
-`user-<function name>` with role softmax and tags {"row-wise", "stable", "user"}, so every check
-whose selection matches runs on it; it is in no claim's scope (impl/selections.py), so it never
-changes an article verdict. `--impl` may also name an Implementation object (any role).
+`f(x, dim=-1)` on numpy arrays or torch tensors, or an attention with the calling convention of
+torch's scaled_dot_product_attention. The seam (impl/loading.py) learns its kind, backend and
+keyword from its signature and one tiny probe, the same way the conformance command does; it is
+registered as `user-<function name>` (a softmax with tags {"row-wise", "stable", "user"}) and
+every call goes through impl/calling.py. Every check whose selection matches runs on it; it is
+in no claim's scope (impl/selections.py), so it never changes an article verdict. `--impl` may
+also name an Implementation object (any role).
 
 Installed packages can offer implementations through the entry-point group
 `softmax_claimcheck.implementations`; each entry point resolves to a softmax function (registered
@@ -19,17 +21,13 @@ any check runs.
 
 from __future__ import annotations
 
-import importlib
-import inspect
-from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pytest
 
-from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, Implementation
-from softmax_claimcheck.impl.returns import checked_return
+from softmax_claimcheck.impl.loading import Callee, LoadError, RegistryFunction, learn, load
+from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, ImplCase, Implementation
 
 if TYPE_CHECKING:
     from softmax_claimcheck.impl.registry import Registry
@@ -37,8 +35,8 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "softmax_claimcheck.implementations"
 USER_TAGS = frozenset({"row-wise", "stable", "user"})
 ROLES = ("softmax", "log-softmax", "normalizer", "attention")
-PROBE = [[0.0, 1.0, 2.0], [3.0, 1.0, -1.0]]  # two rows: a (2, 3) output is expected back
 CASES_MARKER = "cases"
+SIGNIFICAND_BITS = {"float64": 53, "float32": 24, "float16": 11, "bfloat16": 8}
 REGISTRY_KEY = pytest.StashKey["Registry"]()
 
 
@@ -86,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     declared = _declared(config)
     found = [from_option(spec, **declared) for spec in config.getoption("impl") or []]
     found += [from_entry_point(ep) for ep in entry_points(group=ENTRY_POINT_GROUP)]
-    from softmax_claimcheck.impl.registry import Registry, known_scope
+    from softmax_claimcheck.impl.registry import Registry
 
     registry = Registry.builtin()
     ids = [i.id for i in found]
@@ -96,14 +94,31 @@ def pytest_configure(config: pytest.Config) -> None:
             f"implementation id(s) already taken: {', '.join(clashes)}; "
             "give the functions distinct names"
         )
-    registry = registry.with_added(found)
-    config.stash[REGISTRY_KEY] = registry
-    from softmax_claimcheck.claimcheck.plugin import RUN_KEY
+    config.stash[REGISTRY_KEY] = registry.with_added(found)
 
-    run = config.stash.get(RUN_KEY, None)
-    if run is not None:
-        run.scope_members = registry.scope_members
-        run.known_scope = known_scope
+
+# -- what the engine learns about implementations (claimcheck/hookspecs.py) ---------------------
+@pytest.hookimpl(optionalhook=True)
+def pytest_claimcheck_scope_members(config: pytest.Config, scope: str) -> frozenset[str] | None:
+    registry = config.stash.get(REGISTRY_KEY, None)
+    return None if registry is None else registry.scope_members(scope)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_claimcheck_scope_known(config: pytest.Config, scope: str) -> bool | None:
+    from softmax_claimcheck.impl.registry import known_scope
+
+    return known_scope(scope) if REGISTRY_KEY in config.stash else None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_claimcheck_check_subject(config: pytest.Config, name: str, value: Any) -> Any:
+    """An implementation case: its labels, its id (scope) and its dtype's precision."""
+    if not isinstance(value, ImplCase):
+        return None
+    from softmax_claimcheck.claimcheck.hookspecs import CheckSubject
+
+    return CheckSubject(value.impl.id, value.labels(), SIGNIFICAND_BITS.get(value.dtype))
 
 
 def _declared(config: pytest.Config) -> dict[str, Any]:
@@ -158,44 +173,22 @@ def implementations(request: pytest.FixtureRequest) -> Registry:
     return registry_of(request.config)
 
 
-# -- resolving ----------------------------------------------------------------------------------
+# -- resolving (through the seam: impl/loading.py) -----------------------------------------------
 def from_option(spec: str, **declared: Any) -> Implementation:
     """`package.module:function` (or `:ImplementationObject`) -> a registrable Implementation."""
-    module_name, sep, attribute = spec.partition(":")
-    if not sep or not module_name or not attribute:
-        raise pytest.UsageError(f"--impl {spec}: expected package.module:function")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise pytest.UsageError(
-            f"--impl {spec}: cannot import module {module_name!r}: {exc}"
-        ) from None
-    except SystemExit as exc:  # a module that exits on import: one line, not an INTERNALERROR
-        raise pytest.UsageError(
-            f"--impl {spec}: importing {module_name!r} called sys.exit({exc.code!r})"
-        ) from None
-    except Exception as exc:
-        raise pytest.UsageError(
-            f"--impl {spec}: importing {module_name!r} raised {type(exc).__name__}: {exc}"
-        ) from None
-    target: Any = module
-    for part in attribute.split("."):
-        if not hasattr(target, part):
-            raise pytest.UsageError(
-                f"--impl {spec}: module {module_name!r} has no attribute {attribute!r}"
-            )
-        target = getattr(target, part)
-    return resolve(target, f"--impl {spec}", default_name=attribute.rsplit(".", 1)[-1], **declared)
+        target, name = load(spec)
+    except LoadError as exc:
+        raise pytest.UsageError(f"--impl {exc}") from None
+    return resolve(target, f"--impl {spec}", default_name=name, **declared)
 
 
 def from_entry_point(ep: EntryPoint) -> Implementation:
     where = f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP}"
     try:
-        target = ep.load()
-    except SystemExit as exc:
-        raise pytest.UsageError(f"{where}: loading it called sys.exit({exc.code!r})") from None
-    except Exception as exc:
-        raise pytest.UsageError(f"{where}: loading it raised {type(exc).__name__}: {exc}") from None
+        target, _ = load(f"{ep.module}:{ep.attr or ''}")
+    except LoadError as exc:
+        raise pytest.UsageError(f"{where}: {exc}") from None
     return resolve(target, where, default_name=ep.name, prefer_given_name=True)
 
 
@@ -209,26 +202,43 @@ def resolve(
     devices: tuple[str, ...] | None = None,
     fully_masked: str | None = None,
 ) -> Implementation:
-    """An Implementation is taken as it is; a callable with the calling convention of torch's
-    scaled_dot_product_attention becomes an attention; any other callable is probed as a
-    softmax. What the user declares (dtypes, devices, fully-masked behaviour) narrows it."""
+    """An Implementation is taken as it is; a function is learned by the seam (kind, backend,
+    calling convention: impl/loading.py) and registered as `user-<name>`. What the user
+    declares (dtypes, devices, fully-masked behaviour) narrows it."""
     if isinstance(target, Implementation):
         if target.role not in ROLES:
             raise pytest.UsageError(
                 f"{where}: role {target.role!r} is not one of {', '.join(ROLES)}"
             )
         return target
-    if not callable(target):
-        raise pytest.UsageError(
-            f"{where}: {type(target).__name__} object is not callable; expected a softmax "
-            "function f(x, axis=-1) or f(x, dim=-1), or an Implementation"
-        )
     name = default_name if prefer_given_name else getattr(target, "__name__", default_name)
-    if _looks_like_attention(target, name):
-        implementation = user_attention(target, name, where)
+    try:
+        callee = learn(target, name)
+    except LoadError as exc:
+        raise pytest.UsageError(f"{where}: {exc}") from None
+    return _narrowed(user_implementation(callee), dtypes, devices, fully_masked)
+
+
+def user_implementation(callee: Callee) -> Implementation:
+    """The registry entry for a user's function: every device and dtype of its backend."""
+    numpy = callee.backend == "numpy"
+    module = getattr(callee.fn, "__module__", "?")
+    if callee.kind == "attention":
+        description = f"user attention {module}.{callee.name} (SDPA's calling convention)"
+        tags = frozenset({"masking", "user"})
     else:
-        implementation = user_softmax(target, name, where)
-    return _narrowed(implementation, dtypes, devices, fully_masked)
+        description = f"user implementation {module}.{callee.name} ({callee.backend})"
+        tags = USER_TAGS
+    return Implementation(
+        f"user-{callee.name}",
+        callee.kind,
+        callee.backend,
+        RegistryFunction(callee),
+        ("cpu",) if numpy else ("cpu", "cuda"),
+        NUMPY_DTYPES if numpy else ALL_DTYPES,
+        description,
+        tags,
+    )
 
 
 def _narrowed(
@@ -247,209 +257,3 @@ def _narrowed(
     if fully_masked:
         changes["tags"] = implementation.tags | {f"fully-masked-{fully_masked}"}
     return replace(implementation, **changes) if changes else implementation
-
-
-# -- attention with SDPA's calling convention -----------------------------------------------------
-def _looks_like_attention(fn: Callable[..., Any], name: str) -> bool:
-    try:
-        parameters = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return "attention" in name.lower()
-    names = set(parameters)
-    required = [
-        p
-        for p in parameters.values()
-        if p.default is inspect.Parameter.empty
-        and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    ]
-    return (
-        {"query", "key", "value"} <= names
-        or {"attn_mask", "is_causal"} & names != set()
-        or len(required) >= 3
-    )
-
-
-def user_attention(fn: Callable[..., Any], name: str, where: str) -> Implementation:
-    """An attention f(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
-    scale=None, enable_gqa=False), adapted to the registry's fn(q, k, v, *, allowed=None,
-    causal=False): keywords only after value, never attn_mask with is_causal=True, boolean mask
-    True = may attend. torch tensors only (SDPA's convention)."""
-
-    def attention(q: Any, k: Any, v: Any, *, allowed: Any = None, causal: bool = False) -> Any:
-        if allowed is None:
-            kwargs: dict[str, Any] = {"is_causal": True} if causal else {}
-        else:
-            import torch
-
-            mask = allowed
-            if causal:
-                n, m = q.shape[-2], k.shape[-2]
-                mask = mask & torch.ones(n, m, dtype=torch.bool, device=q.device).tril()
-            kwargs = {"attn_mask": mask}
-        out = _as_the_implementations(fn, q, k, v, **kwargs)
-        return checked_return(out, q, (*q.shape[:-1], v.shape[-1]))
-
-    attention.__name__ = getattr(fn, "__name__", "attention")
-    attention.__doc__ = fn.__doc__
-    attention.__wrapped__ = fn  # type: ignore[attr-defined]
-    import torch
-
-    q = torch.zeros(1, 2, 4, dtype=torch.float64)
-    try:
-        out = _as_the_implementations(fn, q, q, q)
-    except AssertionError as exc:
-        raise pytest.UsageError(f"{where}: probe failed: {exc}") from None
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, 2, 4):
-        raise pytest.UsageError(
-            f"{where}: probe failed: an attention on q, k, v of shape (1, 2, 4) returned "
-            f"{type(out).__name__} of shape {tuple(getattr(out, 'shape', ()))}"
-        )
-    return Implementation(
-        f"user-{name}",
-        "attention",
-        "torch",
-        attention,
-        ("cpu", "cuda"),
-        ALL_DTYPES,
-        f"user attention {getattr(fn, '__module__', '?')}.{name} (SDPA's calling convention)",
-        frozenset({"masking", "user"}),
-    )
-
-
-def _as_the_implementations(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call the user's code: its warnings are its behaviour (never errors of the run), and an
-    exception or sys.exit is a failure of the implementation (an AssertionError naming it), not
-    a crash of the harness."""
-    import warnings
-
-    from softmax_claimcheck.claimcheck.hard_timeout import CheckTimedOut
-    from softmax_claimcheck.claimcheck.outcomes import ImplementationFailure, ImplementationTimedOut
-    from softmax_claimcheck.claimcheck.process_guard import ProcessExitAttempt
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return fn(*args, **kwargs)
-        except SystemExit as exc:
-            raise ImplementationFailure(
-                f"the implementation called sys.exit({exc.code!r})"
-            ) from None
-        except ProcessExitAttempt as exc:
-            raise ImplementationFailure(f"the implementation {exc}") from None
-        except CheckTimedOut as exc:
-            raise ImplementationTimedOut(f"the implementation did not return: {exc}") from None
-        except pytest.fail.Exception as exc:
-            if not str(exc).startswith("Timeout"):  # pytest-timeout's signal method
-                raise
-            raise ImplementationTimedOut(f"the implementation did not return: {exc}") from None
-        except (AssertionError, KeyboardInterrupt):
-            raise
-        except Exception as exc:
-            if type(exc).__name__ == "NotSupported":
-                raise
-            raise ImplementationFailure(
-                f"the implementation raised {type(exc).__name__}: {exc}"
-            ) from exc
-
-
-# -- probing ------------------------------------------------------------------------------------
-def user_softmax(fn: Callable[..., Any], name: str, where: str) -> Implementation:
-    keyword = axis_keyword(fn, where)
-    adapted = _adapt(fn, keyword)
-    backend = probe_backend(adapted, where)
-    return Implementation(
-        f"user-{name}",
-        "softmax",
-        backend,
-        adapted,
-        ("cpu",) if backend == "numpy" else ("cpu", "cuda"),
-        NUMPY_DTYPES if backend == "numpy" else ALL_DTYPES,
-        f"user implementation {getattr(fn, '__module__', '?')}.{name} ({backend})",
-        USER_TAGS,
-    )
-
-
-def axis_keyword(fn: Callable[..., Any], where: str) -> str | None:
-    """'axis' or 'dim', whichever the function takes; None when its signature is unreadable
-    (a C function), in which case the probe tries both."""
-    try:
-        parameters = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return None
-    required = [
-        p.name
-        for p in parameters.values()
-        if p.default is inspect.Parameter.empty
-        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    ]
-    keyword = next((k for k in ("axis", "dim") if k in parameters), None)
-    if keyword is not None and len(set(required) - {keyword}) <= 1:
-        return keyword
-    if (
-        keyword is None
-        and len(required) <= 1
-        and any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    ):
-        return None
-    raise pytest.UsageError(
-        f"{where}: wrong signature {_name(fn)}{inspect.signature(fn)}; a softmax must take "
-        "the array and an `axis` or `dim` keyword: f(x, axis=-1) or f(x, dim=-1)"
-    )
-
-
-def _adapt(fn: Callable[..., Any], keyword: str | None) -> Callable[..., Any]:
-    """fn as the registry calls softmaxes: fn(x, axis=...)."""
-
-    def softmax(x: Any, axis: int = -1) -> Any:
-        if keyword is not None:
-            return checked_return(_as_the_implementations(fn, x, **{keyword: axis}), x)
-        try:
-            return checked_return(_as_the_implementations(fn, x, axis=axis), x)
-        except AssertionError as exc:
-            if not isinstance(exc.__cause__, TypeError):
-                raise
-            return checked_return(_as_the_implementations(fn, x, dim=axis), x)
-
-    softmax.__name__ = getattr(fn, "__name__", "softmax")
-    softmax.__doc__ = fn.__doc__
-    softmax.__wrapped__ = fn  # type: ignore[attr-defined]
-    return softmax
-
-
-def probe_backend(fn: Callable[..., Any], where: str) -> str:
-    """Call fn once on a tiny numpy array, else on a torch tensor: the first that returns an
-    array of its own kind and of the input's shape names the backend."""
-    import torch
-
-    inputs: dict[str, Any] = {
-        "numpy": np.asarray(PROBE),
-        "torch": torch.tensor(PROBE, dtype=torch.float64),
-    }
-    kinds = {"numpy": "a numpy array", "torch": "a torch tensor"}
-    failures = []
-    for backend, x in inputs.items():
-        try:
-            with np.errstate(all="ignore"):
-                out = fn(x, axis=-1)
-        except AssertionError as exc:
-            failures.append(
-                f"on {kinds[backend]} it {str(exc).removeprefix('the implementation ')}"
-            )
-            continue
-        kind_ok = isinstance(out, torch.Tensor) == (backend == "torch")
-        shape = tuple(getattr(out, "shape", ()))
-        if kind_ok and shape == tuple(x.shape):
-            return backend
-        failures.append(
-            f"on {kinds[backend]} of shape {tuple(x.shape)} it returned "
-            f"{type(out).__name__} of shape {shape}"
-            + ("" if kind_ok else f" (expected {kinds[backend]} back)")
-        )
-    raise pytest.UsageError(
-        f"{where}: probe failed ({'; '.join(failures)}); a softmax must return an array of the "
-        "input's kind and shape"
-    )
-
-
-def _name(fn: Any) -> str:
-    return str(getattr(fn, "__name__", type(fn).__name__))

@@ -6,7 +6,8 @@ would run through the conformance checks.
 * `triton-softmax-online`: streams each row in column blocks keeping a running max and a
   rescaled running sum (the FlashAttention recurrence), then writes exp(x − max) / sum.
 * `triton-attention-flash`: a flash-style attention forward pass (query blocks × key blocks,
-  online softmax over key blocks, never forming the n×m matrix), causal and/or boolean mask.
+  online softmax over key blocks, never forming the n×m matrix), in SDPA's calling convention:
+  is_causal, a boolean or an additive float attn_mask, a custom scale, enable_gqa.
 
 What the kernels return (documented behaviour, checked in tests/kernels/test_triton_kernels.py):
 * They compute in float32 whatever the input dtype (float32, float16, bfloat16) and store the
@@ -39,6 +40,7 @@ import triton
 import triton.language as tl
 from triton.runtime.jit import JITFunction
 
+from softmax_claimcheck.impl.attention import grouped_heads, no_dropout, one_mask_only
 from softmax_claimcheck.impl.model import Implementation
 from softmax_claimcheck.impl.unsupported import NotSupported
 
@@ -171,11 +173,11 @@ def softmax_backward_kernel(
 
 @triton.jit
 def attention_forward_kernel(
-    q_ptr, k_ptr, v_ptr, out_ptr, allowed_ptr,
+    q_ptr, k_ptr, v_ptr, out_ptr, allowed_ptr, bias_ptr,
     n_queries, n_keys, head_dim, value_dim, scale,
     stride_qb, stride_qn, stride_kb, stride_kn, stride_vb, stride_vn,
-    stride_ob, stride_on, stride_ab, stride_an,
-    CAUSAL: tl.constexpr, HAS_MASK: tl.constexpr,
+    stride_ob, stride_on, stride_ab, stride_an, stride_bb, stride_bn,
+    CAUSAL: tl.constexpr, HAS_MASK: tl.constexpr, HAS_BIAS: tl.constexpr,
     DOT_PRECISION: tl.constexpr, DOT_IN_FP32: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr,
 ):  # fmt: skip
@@ -184,7 +186,9 @@ def attention_forward_kernel(
     softmax over key blocks (running max, rescaled sum and rescaled output accumulator).
     Offsets are 64-bit: n·d, m·d or n·m may pass 2^31 within one batch entry.
     DOT_IN_FP32 upcasts the dot operands (after rounding p to v's dtype, as a tensor-core dot
-    sees it): the interpreter's bfloat16 dot would multiply the raw bits."""
+    sees it): the interpreter's bfloat16 dot would multiply the raw bits. HAS_MASK reads a
+    boolean mask (int8, nonzero = may attend), HAS_BIAS a float32 mask added to the scores
+    (SDPA's float attn_mask)."""
     program = tl.program_id(0).to(tl.int64)
     n_blocks = tl.cdiv(n_queries, BLOCK_M)
     batch = program // n_blocks
@@ -227,6 +231,12 @@ def attention_forward_kernel(
                 other=0,
             )
             allowed = allowed & (given != 0)
+        if HAS_BIAS:
+            scores += tl.load(
+                bias_ptr + batch * stride_bb + rows[:, None] * stride_bn + cols[None, :],
+                mask=allowed,
+                other=0.0,
+            )
         scores = tl.where(allowed, scores, float("-inf"))
         new_max = tl.maximum(running_max, tl.max(scores, axis=1))
         shift = tl.where(new_max == float("-inf"), 0.0, new_max)  # row all −∞ so far
@@ -401,18 +411,27 @@ def attention_blocks(on_gpu: bool, head_dim: int, dtype: torch.dtype) -> Attenti
 
 
 def attention_flash(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attn_mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
     *,
-    allowed: torch.Tensor | None = None,
-    causal: bool = False,
     blocks: AttentionBlocks | None = None,
 ) -> torch.Tensor:
-    """softmax(QKᵀ/√d_k, disallowed scores at −∞)·V by the flash-style forward kernel.
-    q (..., n, d), k (..., m, d), v (..., m, d_v); `allowed` broadcasts to (..., n, m), True
-    where query i may attend to key j; `causal` allows j ≤ i. A row with no allowed key gets 0.
-    Forward only: asking for a gradient raises NotSupported (the check then skips, saying so)."""
+    """softmax(QKᵀ·scale + mask)·V by the flash-style forward kernel, in SDPA's calling
+    convention: query (..., n, d), key (..., m, d), value (..., m, d_v); `attn_mask` broadcasts to
+    (..., n, m), boolean (True where query i may attend to key j) or float (added to the scores);
+    `is_causal` allows j ≤ i (top-left aligned); `scale` defaults to 1/√d. A row with no allowed
+    key gets 0. Forward only: asking for a gradient raises NotSupported (the check then skips,
+    saying so); so does a dropout probability other than 0."""
+    one_mask_only(attn_mask, is_causal)
+    no_dropout(dropout_p, "our Triton attention kernel")
+    key, value = grouped_heads(query, key, value, enable_gqa)
+    q, k, v = query, key, value
     _check_dtype(q, k, v)
     if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
         raise NotSupported("our Triton attention kernel is forward-only: it has no backward pass")
@@ -421,20 +440,28 @@ def attention_flash(
     batch = math.prod(batch_shape)
     q3, k3, v3 = (t.contiguous().reshape(batch, t.shape[-2], t.shape[-1]) for t in (q, k, v))
     out = torch.empty((batch, n, d_v), dtype=q.dtype, device=q.device)
-    if allowed is not None:
-        mask = allowed.to(device=q.device, dtype=torch.bool).expand(*batch_shape, n, m)
-        mask = mask.reshape(batch, n, m).to(torch.int8).contiguous()
-    else:
-        mask = torch.ones((1, 1, 1), dtype=torch.int8, device=q.device)  # never read
+    boolean = attn_mask is not None and attn_mask.dtype == torch.bool
+    added = attn_mask is not None and not boolean
+    mask = torch.ones((1, 1, 1), dtype=torch.int8, device=q.device)  # read only when boolean
+    bias = torch.zeros((1, 1, 1), dtype=torch.float32, device=q.device)  # read only when added
+    if attn_mask is not None:
+        full = attn_mask.to(device=q.device).expand(*batch_shape, n, m).reshape(batch, n, m)
+        if boolean:
+            mask = full.to(torch.int8).contiguous()
+        else:
+            bias = full.to(torch.float32).contiguous()
     tiles = blocks or attention_blocks(q.is_cuda, d, q.dtype)
     upcast = INTERPRETED and q.dtype == torch.bfloat16
     if out.numel():
         grid = (triton.cdiv(n, tiles.m) * batch,)  # one axis: any batch fits
         _launch(
-            attention_forward_kernel, grid, q3, k3, v3, out, mask, n, m, d, d_v, 1.0 / math.sqrt(d),
+            attention_forward_kernel, grid, q3, k3, v3, out, mask, bias, n, m, d, d_v,
+            1.0 / math.sqrt(d) if scale is None else float(scale),
             q3.stride(0), q3.stride(1), k3.stride(0), k3.stride(1), v3.stride(0), v3.stride(1),
             out.stride(0), out.stride(1), mask.stride(0), mask.stride(1),
-            causal, allowed is not None, "ieee" if upcast or q.dtype == torch.float32 else "tf32",
+            bias.stride(0), bias.stride(1),
+            is_causal, boolean, added,
+            "ieee" if upcast or q.dtype == torch.float32 else "tf32",
             upcast,
             tiles.m, tiles.n, max(16, triton.next_power_of_2(d)),
             max(16, triton.next_power_of_2(d_v)),

@@ -51,6 +51,7 @@ SLOW = (
     "tests/conformance/",
     "tests/kernels/",
     "tests/impl/test_teeth.py",
+    "tests/layout/test_wheel.py",
 )
 
 

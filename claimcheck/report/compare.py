@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from softmax_claimcheck.claimcheck.errors import excerpt, shorten
-from softmax_claimcheck.claimcheck.report.model import (
+from softmax_claimcheck.claimcheck.report.verdict_json import (
     SCHEMA_VERSION,
 )  # the layout this code compares
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import jinja2
 
-BADGE_ORDER = [
+BADGE_ORDER = (
     "SUPPORTED",
     "PARTLY SUPPORTED",
     "REFUTED",
@@ -19,7 +19,7 @@ BADGE_ORDER = [
     "NOT CHECKABLE",
     "NOT RUN",
     "ERROR",
-]
+)
 
 
 def _css_class(verdict: str) -> str:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from softmax_claimcheck.claimcheck.report import environment, errata_md, html, model
+from softmax_claimcheck.claimcheck.report import environment, errata_md, html, verdict_json
 
 STALE_LOGS = ("junit.xml", "tests.html")
 
@@ -53,7 +53,7 @@ def mark_started(out_dir: Path, rootpath: Path, profile: str) -> None:
     """At the start of a claims run: replace the previous verdict with one that says a run is in
     progress (so a killed run never leaves an older report reading as current), and drop the
     previous run's logs."""
-    data = model.in_progress(environment.collect(rootpath, seeds(profile)))
+    data = verdict_json.in_progress(environment.collect(rootpath, seeds(profile)))
     atomic_write(out_dir / "verdict.json", to_json(data))
     atomic_write(out_dir / "verdict.html", html.render(data))
     for stale in STALE_LOGS:
@@ -62,7 +62,7 @@ def mark_started(out_dir: Path, rootpath: Path, profile: str) -> None:
 
 def write_reports(run: Any, out_dir: Path) -> dict[str, Path]:
     started = time.perf_counter()
-    data = model.build(
+    data = verdict_json.build(
         run.verdicts,
         environment.collect(run.config.rootpath, seeds(run.profile)),
         run.stop_errors,

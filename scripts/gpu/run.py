@@ -1,25 +1,33 @@
-"""The whole GPU run on a bare box, in one command, within a time budget:
+"""The whole GPU run on a bare box, in one command, inside a time limit:
 
-    python3 scripts/gpu/run.py [--out reports/gpu-run] [--budget 480] [--collect DIR]
+    python3 scripts/gpu/run.py [--out reports/gpu-run] [--limit 420] [--collect DIR]
+                               [--stages claims,kernels,bench,conformance,training] [--commit SHA]
+    python3 scripts/gpu/run.py --check      # the plan and its budgets; runs nothing
 
-1. installs `.wheelhouse/` (no index) into `.gpu-site/` and puts it and the checkout on
+1. checks the plan first: the selected stages' budgets plus the setup's reserve must fit --limit
+   (default 420 s, 7 minutes, so a second try still fits a 15-minute device lease), and each
+   stage's program and files must be there; otherwise it stops before installing anything (exit 2);
+2. installs `.wheelhouse/` (no index) into `.gpu-site/` and puts it and the checkout on
    PYTHONPATH; the plugins load with `-p` from the checkout (no `pip install -e`, no setuptools,
    nothing written into the system Python, so PEP 668 cannot refuse it);
-2. probes: torch and its CUDA device, triton, a C compiler and Python.h (triton builds its
+3. probes: torch and its CUDA device, triton, a C compiler and Python.h (triton builds its
    launchers with them at run time), and says what is missing;
-3. runs the stages in order, each with its own timeout (a hang loses only that stage: it gets
-   SIGINT first, so pytest still writes its reports, then SIGKILL), never stopping at a failing
-   one: claims (every claim check on CUDA, no training), kernels (our Triton kernels' tests, both
-   modes), bench (the kernel benchmark), training (the gpu preset, only if time remains);
-4. writes everything under --out (one folder per stage, each stage's log, summary.json and
-   summary.txt) and prints the summary: what ran, exit status and wall time of each, what did not
-   run and why, the torch/triton/CUDA versions and the device.
+4. runs the stages in order under the budget rules of budget.py (a stage may use its budget plus
+   what earlier stages left; over its time it is stopped, SIGINT then SIGKILL, and recorded; the
+   rest still run): claims (every claim check on CUDA, no training), kernels (our Triton kernels'
+   tests), bench (the kernel benchmark), conformance (`softmax-claimcheck conform --devices cuda`
+   on every SDPA backend, our Triton kernels and torch.softmax), training (the gpu preset);
+5. writes everything under --out (one folder and one log per stage, summary.json, summary.txt)
+   and, with --collect DIR, copies each stage's files there as soon as the stage ends (one
+   <stage>.tar.gz each, summary.json/summary.txt refreshed, training-verdict.json): at most 8
+   flat files, for a tool that returns few files, and nothing lost if the command is killed later.
 
-`--rehearsal` runs the same commands on CPU on a tiny selection (one claim, the kernel tests under
-TRITON_INTERPRET=1, the benchmark's --dry-run, the smoke training preset) and fails if any stage
-fails: `nox -s gpu_rehearsal` runs it in a fresh virtualenv so a typo cannot waste GPU minutes.
-Exit status: 0 when every stage that ran passed, 1 otherwise, 2 when the setup failed (no GPU,
-wheels missing).
+`--rehearsal` runs the same plan on CPU on a tiny selection (the wheelhouse test, one claim, the
+kernel tests under TRITON_INTERPRET=1, the benchmark's --dry-run, conformance on CPU subjects with
+--devices cpu, the smoke training preset) and fails if any stage does not pass:
+`nox -s gpu_rehearsal` runs it in a fresh virtualenv so a typo cannot waste GPU minutes.
+Exit status: 0 when every stage passed (on the GPU: every stage that ran), 1 when a stage failed,
+timed out or could not start, 2 when the plan does not fit or the setup failed (no GPU, wheels).
 """
 
 from __future__ import annotations
@@ -28,92 +36,110 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
 import tarfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import budget  # noqa: E402
 import wheelhouse  # noqa: E402
+from budget import BudgetError, Stage  # noqa: E402
 
 PLUGINS = "-p softmax_claimcheck.claimcheck.plugin -p softmax_claimcheck.impl.pytest_plugin"
-GRACE_S = 20  # after SIGINT, before SIGKILL: pytest writes its reports in this time
 REHEARSAL_CLAIM = "shift-invariance"
+LIMIT_S = 420  # the command's wall limit on the box, the wheelhouse install included
+SETUP_RESERVE_S = 25  # wheel install (~1 MiB, no index) and the probes (two torch imports)
+REHEARSAL_LIMIT_S = 900
+REHEARSAL_SETUP_RESERVE_S = 60
+STAGE_NAMES = ("wheels", "claims", "kernels", "bench", "conformance", "training")
+# Budgets on one H100-class GPU, from last round's H200 run (claims 145 s, kernels 39.5 s,
+# bench 19.7 s) and the CPU rehearsal; README "On a GPU machine" gives the estimate per stage.
+BUDGETS = {"claims": 170, "kernels": 45, "bench": 25, "conformance": 50, "training": 105}
+REHEARSAL_BUDGETS = {"wheels": 120, "claims": 150, "kernels": 240, "bench": 90,
+                     "conformance": 120, "training": 120}  # fmt: skip
+# Conformance subjects judged on CPU in the rehearsal (the GPU run takes every default subject).
+REHEARSAL_SUBJECTS = "torch-softmax,sdpa-math"
 
 
-@dataclass
-class Stage:
-    name: str
-    what: str
-    command: list[str]
-    budget_s: int
-    env: dict[str, str] = field(default_factory=dict)
-    optional: bool = False  # runs only if its whole budget still fits
-    status: str = "not run"
-    returncode: int | None = None
-    wall_s: float = 0.0
-    reason: str = ""
-    log: str = ""
-
-
-# The gpu training preset takes about 10 minutes on one H100-class GPU: starting it with less
-# left only ends in a timeout (seen on an H200: killed after 404 s).
-OPTIONAL_MIN_S = 540
-
-
-def _workers() -> list[str]:
-    """pytest-xdist over 4 of the box's cores when it is installed (one file per worker, so a
+def _workers(n: int) -> list[str]:
+    """pytest-xdist over n of the box's cores when it is installed (one file per worker, so a
     compiled kernel is compiled once per file), else a serial run."""
     import importlib.util
 
     # pytest-benchmark (present on some boxes) warns under xdist, an error with -W error.
-    parallel = ["-p", "no:benchmark", "-n", "4", "--dist", "loadfile"]
+    parallel = ["-p", "no:benchmark", "-n", str(n), "--dist", "loadfile"]
     return parallel if importlib.util.find_spec("xdist") else []
 
 
 def stages(out: Path, rehearsal: bool) -> list[Stage]:
+    """Every stage of the run (GPU, or its CPU rehearsal), in order, with its budget."""
     py = sys.executable
     pytest = [py, "-m", "pytest", "-p", "no:cacheprovider"]
+    conform = [py, "scripts/gpu/conform_subjects.py", "--out", str(out / "conformance")]
     if rehearsal:
+        b = REHEARSAL_BUDGETS
         return [
             Stage("wheels", "a wheelhouse short of one wheel fails (tests/gpu/test_wheelhouse.py)",
-                  [*pytest, "tests/gpu/test_wheelhouse.py", "--no-reports", "-rs"], 120,
-                  {"CLAIMCHECK_GPU_REHEARSAL": "1"}),
+                  [*pytest, "tests/gpu/test_wheelhouse.py", "--no-reports", "-rs"], b["wheels"],
+                  {"CLAIMCHECK_GPU_REHEARSAL": "1"}, ["tests/gpu/test_wheelhouse.py"]),
             Stage("claims", f"claim {REHEARSAL_CLAIM} (CPU; CUDA cases skip)",
                   [*pytest, "tests/checks", "-m", "not training", "--claim", REHEARSAL_CLAIM,
-                   "--reports-dir", str(out / "claims")], 120),
+                   "--reports-dir", str(out / "claims")], b["claims"], needs=["tests/checks"]),
             Stage("kernels", "Triton kernel tests under TRITON_INTERPRET=1 (+ sm_90 build child)",
                   [*pytest, "tests/kernels/test_triton_kernels.py", "-rs",
-                   "--reports-dir", str(out / "kernels")], 150,
-                  {"TRITON_INTERPRET": "1"}),
+                   "--reports-dir", str(out / "kernels")], b["kernels"],
+                  {"TRITON_INTERPRET": "1"}, ["tests/kernels/test_triton_kernels.py"]),
             Stage("bench", "benchmark --dry-run (interpreter, toy sizes)",
                   [py, "benchmarks/bench_softmax_gpu.py", "--dry-run",
-                   "--json", str(out / "bench" / "bench-softmax-gpu.json")], 120),
+                   "--json", str(out / "bench" / "bench-softmax-gpu.json")], b["bench"],
+                  needs=["benchmarks/bench_softmax_gpu.py"]),
+            Stage("conformance", f"softmax-claimcheck conform --devices cpu: {REHEARSAL_SUBJECTS}",
+                  [*conform, "--devices", "cpu", "--subjects", REHEARSAL_SUBJECTS, "--jobs", "2",
+                   "--timeout", str(b["conformance"] - 20)], b["conformance"],
+                  needs=["scripts/gpu/conform_subjects.py"]),
             Stage("training", "training checks, smoke preset",
                   [*pytest, "tests/checks", "-m", "training",
-                   "--reports-dir", str(out / "training")], 150,
-                  {"CLAIMCHECK_TRAINING_PRESET": "smoke"}),
+                   "--reports-dir", str(out / "training")], b["training"],
+                  {"CLAIMCHECK_TRAINING_PRESET": "smoke"}, ["tests/checks"]),
         ]  # fmt: skip
+    b = BUDGETS
     return [
         Stage("claims", "every claim check on CPU and CUDA, no training",
-              [*pytest, "tests/checks", "-m", "not training", "--require-all-run", *_workers(),
-               "--reports-dir", str(out / "claims")], 240),
+              [*pytest, "tests/checks", "-m", "not training", "--require-all-run", *_workers(6),
+               "--reports-dir", str(out / "claims")], b["claims"], needs=["tests/checks"]),
         Stage("kernels", "our Triton kernels' tests: compiled on the GPU, then interpreted",
               [*pytest, "tests/kernels/test_triton_kernels.py", "-rs",
-               "--reports-dir", str(out / "kernels")], 100),
+               "--reports-dir", str(out / "kernels")], b["kernels"],
+              needs=["tests/kernels/test_triton_kernels.py"]),
         Stage("bench", "softmax and attention kernel benchmark (--quick)",
               [py, "benchmarks/bench_softmax_gpu.py", "--quick",
-               "--json", str(out / "bench" / "bench-softmax-gpu.json")], 120),
-        Stage("training", "training checks, gpu preset (only if time remains)",
+               "--json", str(out / "bench" / "bench-softmax-gpu.json")], b["bench"],
+              needs=["benchmarks/bench_softmax_gpu.py"]),
+        Stage("conformance", "softmax-claimcheck conform --devices cuda: every SDPA backend, "
+              "our Triton kernels, torch.softmax",
+              [*conform, "--devices", "cuda", "--jobs", "8",
+               "--timeout", str(b["conformance"] - 15)], b["conformance"],
+              needs=["scripts/gpu/conform_subjects.py"]),
+        Stage("training", "training checks, gpu preset (findings at GPU scale)",
               [*pytest, "tests/checks", "-m", "training",
-               "--reports-dir", str(out / "training")], 0,
-              {"CLAIMCHECK_TRAINING_PRESET": "gpu"}, optional=True),
+               "--reports-dir", str(out / "training")], b["training"],
+              {"CLAIMCHECK_TRAINING_PRESET": "gpu"}, ["tests/checks"]),
     ]  # fmt: skip
+
+
+def select(plan: list[Stage], names: str) -> list[Stage]:
+    """The stages named in `names` (comma-separated), in the plan's order."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in {s.name for s in plan}]
+    if unknown:
+        raise BudgetError(f"unknown stage(s) {', '.join(unknown)}; "
+                          f"this plan has {', '.join(s.name for s in plan)}")  # fmt: skip
+    return [s for s in plan if s.name in wanted]
 
 
 def probe(rehearsal: bool) -> tuple[dict[str, str], list[str]]:
@@ -176,98 +202,128 @@ def _plugins_registered(env: dict[str, str]) -> bool:
     return result.stdout.strip() == "True"
 
 
-def run_stage(stage: Stage, env: dict[str, str], out: Path, timeout: float) -> None:
-    log_path = out / f"{stage.name}.log"
-    stage.log = str(log_path.relative_to(out))
-    started = time.monotonic()
-    with open(log_path, "w") as log:
-        log.write(f"$ {' '.join(stage.command)}\n(timeout {timeout:.0f} s)\n")
-        log.flush()
-        process = subprocess.Popen(
-            stage.command, cwd=ROOT, env={**env, **stage.env}, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            stage.returncode = process.wait(timeout=timeout)
-            stage.status = "passed" if stage.returncode == 0 else "failed"
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGINT)  # pytest writes its reports on an interrupt
-            try:
-                process.wait(timeout=GRACE_S)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-            stage.returncode = process.returncode
-            stage.status = "timed out"
-            stage.reason = f"stopped after its {timeout:.0f} s timeout"
-    stage.wall_s = round(time.monotonic() - started, 1)
-    tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or [""]
-    print(f"[{stage.name}] {stage.status} (exit {stage.returncode}) in {stage.wall_s} s: {tail[0]}",
-          flush=True)  # fmt: skip
+def git_commit() -> str:
+    """The checkout's commit (a box's copy may have no .git: then --commit or "unknown")."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, timeout=5)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
 
 
-def summary_text(facts: dict, missing: list[str], ran: list[Stage], total_s: float) -> str:
+def summary_text(facts: dict, missing: list[str], plan: list[Stage], total_s: float) -> str:
     lines = [
-        "GPU run summary",
+        "GPU run summary" + (" (CPU rehearsal)" if facts.get("rehearsal") else ""),
         "  " + "  ".join(f"{k}={facts.get(k, '?')}" for k in
                          ("device", "capability", "driver", "torch", "cuda", "triton", "python")),
-        f"  c_compiler={facts.get('c_compiler')}  python_h={facts.get('python_h')}",
+        f"  c_compiler={facts.get('c_compiler')}  python_h={facts.get('python_h')}  "
+        f"commit={facts.get('commit')}",
     ]  # fmt: skip
     lines += [f"  MISSING: {m}" for m in missing]
-    lines.append(f"{'stage':9} {'status':10} {'exit':>4} {'wall s':>7} {'budget':>6}  what / why")
-    for s in ran:
+    lines.append(f"{'stage':11} {'status':15} {'exit':>4} {'wall s':>7} {'budget':>6}  what / why")
+    for s in plan:
         note = s.reason or s.what
         code = "" if s.returncode is None else str(s.returncode)
-        lines.append(f"{s.name:9} {s.status:10} {code:>4} {s.wall_s:7.1f} {s.budget_s:6d}  {note}")
+        lines.append(f"{s.name:11} {s.status:15} {code:>4} {s.wall_s:7.1f} {s.budget_s:6d}  {note}")
     lines.append(f"total {total_s:.1f} s; reports under each stage's folder, logs as <stage>.log")
     return "\n".join(lines)
 
 
-def collect(out: Path, into: Path) -> None:
-    """At most 8 flat files for a tool that returns few files: the summary, the key reports and
-    one archive of the whole folder."""
-    into.mkdir(parents=True, exist_ok=True)
-    picks = {
-        "summary.txt": out / "summary.txt",
-        "summary.json": out / "summary.json",
-        "claims-verdict.json": out / "claims" / "verdict.json",
-        "kernels-junit.xml": out / "kernels" / "junit.xml",
-        "bench-softmax-gpu.json": out / "bench" / "bench-softmax-gpu.json",
-        "training-verdict.json": out / "training" / "verdict.json",
-    }
-    for name, path in picks.items():
-        if path.exists():
-            shutil.copy2(path, into / name)
-    with tarfile.open(into / "gpu-run.tar.gz", "w:gz") as archive:
-        archive.add(out, arcname=out.name)
+class Recorder:
+    """Writes summary.json/summary.txt (in --out, and in --collect) and each stage's files to
+    --collect the moment the stage ends."""
+
+    def __init__(self, out: Path, into: Path | None, facts: dict, missing: list[str],
+                 plan: list[Stage], limit_s: int, started: float) -> None:  # fmt: skip
+        self.out, self.into, self.facts, self.missing = out, into, facts, missing
+        self.plan, self.limit_s, self.started = plan, limit_s, started
+        if into:
+            into.mkdir(parents=True, exist_ok=True)
+
+    def summary(self) -> str:
+        total = time.monotonic() - self.started
+        text = summary_text(self.facts, self.missing, self.plan, total)
+        data = {"environment": self.facts, "missing": self.missing, "limit_s": self.limit_s,
+                "total_s": round(total, 1), "stages": [asdict(s) for s in self.plan]}  # fmt: skip
+        for folder in filter(None, (self.out, self.into)):
+            _write(folder / "summary.txt", text + "\n")
+            _write(folder / "summary.json", json.dumps(data, indent=2) + "\n")
+        return text
+
+    def stage_ended(self, stage: Stage) -> None:
+        self.summary()
+        if not self.into:
+            return
+        with tarfile.open(self.into / f"{stage.name}.tar.gz.part", "w:gz") as archive:
+            for path in (self.out / stage.name, self.out / f"{stage.name}.log"):
+                if path.exists():
+                    archive.add(path, arcname=path.name)
+        os.replace(self.into / f"{stage.name}.tar.gz.part", self.into / f"{stage.name}.tar.gz")
+        verdict = self.out / stage.name / "verdict.json"
+        if stage.name == "training" and verdict.exists():  # what the page generator reads
+            shutil.copy2(verdict, self.into / "training-verdict.json")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "gpu-run")
-    parser.add_argument("--budget", type=int, default=480, help="seconds for all stages")
-    parser.add_argument("--wheels", type=Path, default=wheelhouse.DEFAULT_DEST)
-    parser.add_argument("--site", type=Path, default=ROOT / ".gpu-site")
-    parser.add_argument("--skip-install", action="store_true", help="packages are all present")
-    parser.add_argument("--stages", default="wheels,claims,kernels,bench,training")
-    parser.add_argument("--rehearsal", action="store_true", help="CPU, tiny selection")
-    parser.add_argument("--collect", type=Path, help="also copy the key files and an archive here")
-    args = parser.parse_args(argv)
-    started = time.monotonic()
-    out = args.out.resolve()
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    (out / "bench").mkdir()
+def _write(path: Path, text: str) -> None:
+    """Whole or not at all: a command killed mid-write leaves the previous file."""
+    part = path.with_name(path.name + ".part")
+    part.write_text(text)
+    os.replace(part, path)
 
+
+def _environment(site: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT), str(args.site.resolve()), *filter(None, [env.get("PYTHONPATH")])]
+        [str(ROOT), str(site.resolve()), *filter(None, [env.get("PYTHONPATH")])]
     )
     if not _plugins_registered(env):  # PYTEST_ADDOPTS: the kernel tests' child run needs them too
         env["PYTEST_ADDOPTS"] = f"{PLUGINS} {env.get('PYTEST_ADDOPTS', '')}".strip()
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("TRITON_INTERPRET", None)
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "gpu-run")
+    parser.add_argument("--limit", "--budget", dest="limit", type=int,
+                        help=f"the command's wall limit in seconds (default {LIMIT_S}; "
+                        f"rehearsal {REHEARSAL_LIMIT_S})")  # fmt: skip
+    parser.add_argument("--wheels", type=Path, default=wheelhouse.DEFAULT_DEST)
+    parser.add_argument("--site", type=Path, default=ROOT / ".gpu-site")
+    parser.add_argument("--skip-install", action="store_true", help="packages are all present")
+    parser.add_argument("--stages", help=f"comma-separated, from {', '.join(STAGE_NAMES)}")
+    parser.add_argument("--rehearsal", action="store_true", help="CPU, tiny selection")
+    parser.add_argument("--check", action="store_true", help="check the plan, run nothing")
+    parser.add_argument(
+        "--commit",
+        default=os.environ.get("CLAIMCHECK_COMMIT") or git_commit(),
+        help="the commit checked out (the box's copy may have no .git)",
+    )
+    parser.add_argument("--collect", type=Path, help="copy each stage's files here as it ends")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    out = args.out.resolve()
+    limit = args.limit or (REHEARSAL_LIMIT_S if args.rehearsal else LIMIT_S)
+    reserve = REHEARSAL_SETUP_RESERVE_S if args.rehearsal else SETUP_RESERVE_S
+    plan = stages(out, args.rehearsal)
+    try:
+        if args.stages:
+            plan = select(plan, args.stages)
+        budget.check_plan(plan, limit, reserve)
+    except BudgetError as exc:
+        print(f"run.py: {exc}", file=sys.stderr)
+        return 2
+    blocked = {s.name: why for s in plan if (why := budget.cannot_start(s, ROOT))}
+    if args.check:
+        for s in plan:
+            print(f"{s.name:11} budget {s.budget_s:4d} s  {blocked.get(s.name, 'can start')}")
+        print(f"setup {reserve} s + stages {sum(s.budget_s for s in plan)} s <= limit {limit} s")
+        return 1 if blocked else 0
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "bench").mkdir(parents=True)
 
     missing: list[str] = []
     if not args.skip_install:
@@ -277,48 +333,24 @@ def main(argv: list[str] | None = None) -> int:
             missing.append(f"the wheels in {args.wheels} did not install ({exc})")
         sys.path.insert(0, str(args.site.resolve()))
         missing += wheelhouse.check(args.site)
+    env = _environment(args.site)
     facts, probed = probe(args.rehearsal)
+    facts.update(commit=args.commit, rehearsal=args.rehearsal)
     missing += probed
     # Without torch, a GPU or the wheels no stage can say anything; without a compiler or
     # Python.h the claims on CUDA still run (only the Triton parts fail, and say so).
     fatal = [m for m in missing if not m.startswith(("a C compiler", "Python.h"))]
-    print(summary_text(facts, missing, [], 0).split("\nstage")[0], flush=True)
-
-    selected = set(args.stages.split(","))
-    plan = [s for s in stages(out, args.rehearsal) if s.name in selected]
-    for stage in plan:
-        left = args.budget - (time.monotonic() - started)
-        if fatal and not args.rehearsal:
-            stage.reason = "setup incomplete: " + "; ".join(fatal)
-        elif stage.optional:
-            if left < OPTIONAL_MIN_S:
-                stage.reason = f"only {left:.0f} s of the {args.budget} s budget left"
-            else:
-                stage.budget_s = int(left)
-                run_stage(stage, env, out, stage.budget_s)
-        elif left < 30:
-            stage.reason = f"only {left:.0f} s of the {args.budget} s budget left"
-        else:
-            run_stage(stage, env, out, min(stage.budget_s, left))
-    total = time.monotonic() - started
-    text = summary_text(facts, missing, plan, total)
-    (out / "summary.txt").write_text(text + "\n")
-    (out / "summary.json").write_text(
-        json.dumps(
-            {"environment": facts, "missing": missing, "budget_s": args.budget,
-             "total_s": round(total, 1), "stages": [asdict(s) for s in plan]},
-            indent=2,
-        )
-    )  # fmt: skip
-    print("\n" + text, flush=True)
-    if args.collect:
-        collect(out, args.collect)
+    recorder = Recorder(out, args.collect, facts, missing, plan, limit, started)
+    print(recorder.summary().split("\nstage")[0], flush=True)
+    if fatal and not args.rehearsal:
+        for stage in plan:
+            stage.status, stage.reason = "not run", "setup incomplete: " + "; ".join(fatal)
+    else:
+        budget.run_plan(plan, env, ROOT, out, limit, started, recorder.stage_ended)
+    print("\n" + recorder.summary(), flush=True)
     if fatal:
         return 2
-    failed = [s for s in plan if s.status not in ("passed", "not run")]
-    if args.rehearsal:
-        failed += [s for s in plan if s.status == "not run"]
-    return 1 if failed else 0
+    return 0 if all(s.ok for s in plan) else 1
 
 
 if __name__ == "__main__":

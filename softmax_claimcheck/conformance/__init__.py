@@ -18,10 +18,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from softmax_claimcheck.conformance.adapters import UsageError, load, subject_for
-from softmax_claimcheck.conformance.results import CheckResult, ConformanceError, Result
+from softmax_claimcheck.conformance.results import ConformanceError, PropertyCheck, Result
+from softmax_claimcheck.conformance.subject import UsageError, subject_for
+from softmax_claimcheck.impl.loading import load
 
-__all__ = ["CheckResult", "ConformanceError", "Result", "UsageError", "assert_conforms", "check"]
+__all__ = [
+    "ConformanceError",
+    "PropertyCheck",
+    "Result",
+    "UsageError",
+    "assert_conforms",
+    "check",
+]
 
 
 def _split(value: Sequence[str] | str | None) -> tuple[str, ...] | None:

@@ -15,7 +15,7 @@ from softmax_claimcheck.conformance.results import (
     NOT_SUPPORTED,
     PASS,
     UNEXPECTED_PASS,
-    CheckResult,
+    PropertyCheck,
     Result,
 )
 
@@ -39,7 +39,7 @@ text-align:left;vertical-align:top}th{background:#f4f4f4}
 """
 
 
-def cell_text(check: CheckResult) -> str:
+def cell_text(check: PropertyCheck) -> str:
     if check.outcome == BEHAVIOUR:
         return f"behaviour: {check.behaviour}"
     return check.outcome

@@ -1,7 +1,7 @@
 """The one data model of conformance results (JSON-ready): what the console table, the
 conformance page, conformance.json and the Python entry point all read.
 
-A `Result` is one implementation judged by the property catalogue; it holds one `CheckResult`
+A `Result` is one implementation judged by the property catalogue; it holds one `PropertyCheck`
 per property × device × dtype. Each check is decided on its own (DESIGN.md, "Conformance"):
 
 - pass: the property holds.
@@ -34,7 +34,7 @@ SCHEMA_VERSION = 1
 
 
 @dataclass
-class CheckResult:
+class PropertyCheck:
     property: str  # the property's id, e.g. "sums-to-one"
     device: str
     dtype: str
@@ -69,11 +69,12 @@ class Result:
     implementation: str  # "mypkg.kernels:softmax"
     kind: str  # softmax | log-softmax | attention
     backend: str  # numpy | torch
+    convention: str  # how it is called: axis | dim | axis-or-dim | sdpa
     devices: list[str]
     dtypes: list[str]
     declared: dict[str, Any]  # what the user declared (dtypes, devices, fully_masked)
     properties: list[PropertyInfo]
-    checks: list[CheckResult]
+    checks: list[PropertyCheck]
     environment: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -83,11 +84,11 @@ class Result:
         return not any(c.failed for c in self.checks)
 
     @property
-    def errors(self) -> list[CheckResult]:
+    def errors(self) -> list[PropertyCheck]:
         return [c for c in self.checks if c.outcome == ERROR]
 
     @property
-    def failures(self) -> list[CheckResult]:
+    def failures(self) -> list[PropertyCheck]:
         return [c for c in self.checks if c.failed]
 
     def failed_properties(self) -> list[str]:
@@ -99,7 +100,7 @@ class Result:
             counts[check.outcome] += 1
         return counts
 
-    def cell(self, prop: str, device: str, dtype: str) -> CheckResult | None:
+    def cell(self, prop: str, device: str, dtype: str) -> PropertyCheck | None:
         for check in self.checks:
             if (check.property, check.device, check.dtype) == (prop, device, dtype):
                 return check

@@ -1,5 +1,5 @@
 """Other frameworks' softmax, log-softmax and attention kernels in the conformance calling
-convention, so the same properties (softmax_claimcheck/conformance/properties.py) judge them.
+convention, so the same properties (softmax_claimcheck/conformance/catalogue.py) judge them.
 
 Every kernel is bridged as a *torch-convention* function: the conformance runner builds torch
 tensors (which have all four dtypes, bfloat16 included), the bridge hands the framework the same
@@ -15,7 +15,6 @@ CPUExecutionProvider), and a request for another device is answered with that re
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 from collections.abc import Callable
@@ -23,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from softmax_claimcheck.impl.loading import LoadError, load_module
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 INSTALL_HINT = "pip install 'softmax-claimcheck[frameworks]'"
@@ -59,11 +60,10 @@ class Framework:
             self._checked = True
             for module in self.modules:
                 try:
-                    importlib.import_module(module)
-                except Exception as exc:  # ImportError, or a broken install
+                    load_module(module)
+                except LoadError as exc:  # ImportError, or a broken install
                     self._reason = (
-                        f"not installed: {module} cannot be imported "
-                        f"({type(exc).__name__}: {exc}); {INSTALL_HINT}"
+                        f"not installed: {module} cannot be imported ({exc}); {INSTALL_HINT}"
                     )
                     break
             else:
@@ -75,7 +75,7 @@ class Framework:
             return {}
         found = {}
         for module in self.modules:
-            mod = importlib.import_module(module)
+            mod = load_module(module)
             found[module] = str(getattr(mod, "__version__", "?"))
         return found
 

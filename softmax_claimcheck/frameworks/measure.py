@@ -15,7 +15,9 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from softmax_claimcheck.conformance import properties as P
+from softmax_claimcheck.conformance import attention_properties as AP
+from softmax_claimcheck.conformance import harness as H
+from softmax_claimcheck.conformance import softmax_properties as SP
 
 ROUNDING_ROW = (1000.0, 999.0, -math.inf)  # the issue's example: 999 rounds to 1000 in bfloat16
 
@@ -54,16 +56,16 @@ def largest(dtype: str) -> float:
     return float(torch.finfo(getattr(torch, dtype)).max)
 
 
-def _call(ctx: P.Ctx, fn: Any, *args: Any, **kw: Any) -> tuple[np.ndarray | None, str]:
+def _call(ctx: H.Ctx, fn: Any, *args: Any, **kw: Any) -> tuple[np.ndarray | None, str]:
     """The kernel's float64 output, or None and what it did instead (raised, not supported)."""
     try:
         with np.errstate(all="ignore"):
             return fn(*args, **kw), ""
-    except P.ImplementationRaised as raised:
+    except H.ImplementationRaised as raised:
         return None, f"raises {raised.call.exception}"
-    except P.Unsupported as unsupported:
+    except H.Unsupported as unsupported:
         return None, f"n/s: {unsupported}"
-    except P.PropertyFailed as failed:
+    except H.PropertyFailed as failed:
         return None, failed.message
 
 
@@ -79,30 +81,30 @@ def _eps_text(value: float) -> str:
 
 
 # -- accuracy against the exact oracle ----------------------------------------------------------
-def accuracy(ctx: P.Ctx) -> Cell:
+def accuracy(ctx: H.Ctx) -> Cell:
     """Largest |kernel − exact| over the conformance value inputs, in units of the dtype's eps
     (exact = mpmath on the input as the dtype represents it)."""
     worst = 0.0
     if ctx.subject.kind == "attention":
-        for q, k, v in (P.qkv("attention"), P.qkv("attention-long", n=9, m=17, batch=(1,))):
+        for q, k, v in (AP.qkv("attention"), AP.qkv("attention-long", n=9, m=17, batch=(1,))):
             out, why = _call(ctx, ctx.attention, q, k, v)
             if out is None:
                 return Cell(why)
             rq, rk, rv = ctx.rounded(q), ctx.rounded(k), ctx.rounded(v)
-            worst = max(worst, _eps_error(out, P.exact_attention(rq, rk, rv), ctx.dtype))
+            worst = max(worst, _eps_error(out, H.exact_attention(rq, rk, rv), ctx.dtype))
     else:
-        for x in P.value_inputs():
+        for x in SP.value_inputs():
             out, why = _call(ctx, ctx.softmax, x)
             if out is None:
                 return Cell(why)
             worst = max(
-                worst, _eps_error(out, P.exact(ctx.subject.kind, ctx.rounded(x)), ctx.dtype)
+                worst, _eps_error(out, H.exact(ctx.subject.kind, ctx.rounded(x)), ctx.dtype)
             )
     return Cell(_eps_text(worst), worst if math.isfinite(worst) else None)
 
 
 # -- the smallest score gap whose weight underflows to exactly 0 ---------------------------------
-def _gap_weight(ctx: P.Ctx, gap: float) -> tuple[float | None, str]:
+def _gap_weight(ctx: H.Ctx, gap: float) -> tuple[float | None, str]:
     """The weight of a score `gap` below the other one: softmax([0, −gap])[1], or attention
     with scores [0, −gap] (head size 1, q = 1, k = [0, −gap]) and values [0, 1]."""
     if ctx.subject.kind == "attention":
@@ -120,7 +122,7 @@ def exact_underflow_gap(dtype: str) -> float:
         return float(mpmath.log(2 / mpmath.mpf(smallest_subnormal(dtype))))
 
 
-def underflow_gap(ctx: P.Ctx, rel: float = 0.005) -> Cell:
+def underflow_gap(ctx: H.Ctx, rel: float = 0.005) -> Cell:
     """softmax([0, −gap]) (attention: scores [0, −gap], values [0, 1]): the smallest gap, as
     the dtype represents it, whose weight is exactly 0, by bisection to within 0.5 % (shown:
     the upper end, weight 0 there, non-zero at the lower end; the detail in
@@ -165,7 +167,7 @@ def _large_rows(dtype: str) -> list[tuple[str, np.ndarray]]:
     return [("1000", np.array([1000.0, 999.0, 998.0])), ("max/2", np.array([half, half / 2, 0.0]))]
 
 
-def large_scores(ctx: P.Ctx) -> Cell:
+def large_scores(ctx: H.Ctx) -> Cell:
     """Scores [1000, 999, 998] and [max/2, max/4, 0] of the dtype: finite, and how far from
     the exact result (on the rounded input), in eps."""
     parts, worst = [], 0.0
@@ -175,10 +177,10 @@ def large_scores(ctx: P.Ctx) -> Cell:
             # head size 1, q = 1: the scores are k; values 1, 2, 3
             q, k, v = np.ones((1, 1, 1)), row.reshape(1, 3, 1), np.array([[[1.0], [2.0], [3.0]]])
             out, why = _call(ctx, ctx.attention, q, k, v)
-            exact = P.exact_attention(ctx.rounded(q), xr.reshape(1, 3, 1), ctx.rounded(v))
+            exact = H.exact_attention(ctx.rounded(q), xr.reshape(1, 3, 1), ctx.rounded(v))
         else:
             out, why = _call(ctx, ctx.softmax, row[None])
-            exact = P.exact(ctx.subject.kind, xr[None])
+            exact = H.exact(ctx.subject.kind, xr[None])
         if out is None:
             return Cell(why)
         if not np.isfinite(out).all():
@@ -207,12 +209,12 @@ def _classify(row: np.ndarray, uniform: np.ndarray, uniform_name: str) -> str:
     return "other"
 
 
-def fully_masked(ctx: P.Ctx) -> Cell:
+def fully_masked(ctx: H.Ctx) -> Cell:
     """What a row with nothing to attend to gives: softmax of an all −∞ row; attention with a
     boolean mask row that is all False (the mean of all values is the uniform weighting of the
     masked keys)."""
     if ctx.subject.kind == "attention":
-        q, k, v = P.qkv("attention-fully-masked", n=3, m=4, batch=(1, 1))
+        q, k, v = AP.qkv("attention-fully-masked", n=3, m=4, batch=(1, 1))
         mask = np.array([[True, False, True, True], [False] * 4, [True, True, False, False]])
         out, why = _call(ctx, ctx.attention, q, k, v, mask=mask)
         if out is None:
@@ -234,11 +236,11 @@ def fully_masked(ctx: P.Ctx) -> Cell:
     return Cell(f"{name} {fmt(row, 3)}", detail=name)
 
 
-def nan_input(ctx: P.Ctx) -> Cell:
+def nan_input(ctx: H.Ctx) -> Cell:
     """softmax: a NaN score in a row [0, NaN, 1, 2]; attention: a NaN in the value row of a
     masked key (0 · NaN is NaN: a kernel that multiplies masked weights leaks it)."""
     if ctx.subject.kind == "attention":
-        q, k, v = P.qkv("nan-input", n=2, m=4, batch=(1, 1))
+        q, k, v = AP.qkv("nan-input", n=2, m=4, batch=(1, 1))
         v[..., 3, :] = math.nan
         mask = np.array([[True, True, True, False]] * 2)
         out, why = _call(ctx, ctx.attention, q, k, v, mask=mask)
@@ -261,7 +263,7 @@ def nan_input(ctx: P.Ctx) -> Cell:
 
 
 # -- input rounding versus kernel behaviour ----------------------------------------------------
-def input_rounding(ctx: P.Ctx) -> Cell:
+def input_rounding(ctx: H.Ctx) -> Cell:
     """softmax([1000, 999, −∞]): the kernel's output beside the exact result on the input as
     the dtype represents it; the difference from the exact result on the original input is
     the input's rounding, not the kernel's."""
@@ -271,7 +273,7 @@ def input_rounding(ctx: P.Ctx) -> Cell:
     out, why = _call(ctx, ctx.softmax, x)
     if out is None:
         return Cell(why)
-    exact_rounded = P.exact(ctx.subject.kind, ctx.rounded(x))
+    exact_rounded = H.exact(ctx.subject.kind, ctx.rounded(x))
     kernel_err = _eps_error(out, exact_rounded, ctx.dtype)
     return Cell(
         f"{fmt(out[0], 4)} ({_eps_text(kernel_err)} from exact on the rounded input)",
@@ -288,8 +290,8 @@ def rounding_context(dtype: str, kind: str) -> dict[str, str]:
     held = torch.tensor(x).to(getattr(torch, dtype)).double().numpy()
     return {
         "input in the dtype": fmt(held[0], 6),
-        "exact on the original input": fmt(P.exact(kind, x)[0]),
-        "exact on the rounded input": fmt(P.exact(kind, held)[0]),
+        "exact on the original input": fmt(H.exact(kind, x)[0]),
+        "exact on the rounded input": fmt(H.exact(kind, held)[0]),
     }
 
 

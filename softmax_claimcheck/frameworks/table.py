@@ -31,7 +31,7 @@ from softmax_claimcheck.frameworks import measure as M
 
 
 def subject(kernel: A.Kernel, fn: Any) -> Any:
-    from softmax_claimcheck.conformance.adapters import subject_for
+    from softmax_claimcheck.conformance.subject import subject_for
 
     s = subject_for(fn, kernel.id, kind=kernel.kind, backend="torch", dtypes=A.DTYPES)
     s.available = lambda device, dtype: (
@@ -43,7 +43,7 @@ def subject(kernel: A.Kernel, fn: Any) -> Any:
 def run_kernel(
     kernel: A.Kernel, properties: Sequence[str] | None, measures: Sequence[str] | None
 ) -> dict[str, Any]:
-    from softmax_claimcheck.conformance import properties as P
+    from softmax_claimcheck.conformance.harness import Ctx
     from softmax_claimcheck.conformance.runner import run
 
     start = time.perf_counter()
@@ -69,7 +69,7 @@ def run_kernel(
             if reason is not None:
                 values[key][dtype] = M.Cell(f"n/s: {reason}").to_json()
                 continue
-            values[key][dtype] = measure(P.Ctx(s, "cpu", dtype)).to_json()
+            values[key][dtype] = measure(Ctx(s, "cpu", dtype)).to_json()
     entry["measured"] = values
     entry["seconds"] = round(time.perf_counter() - start, 2)
     return entry
@@ -209,7 +209,7 @@ def markdown(data: dict[str, Any]) -> str:
         lines.append("")
     lines += [
         "Every kernel is judged by the conformance properties of `softmax-claimcheck conform` "
-        "(`softmax_claimcheck/conformance/properties.py`) and measured by "
+        "(`softmax_claimcheck/conformance/catalogue.py`) and measured by "
         "`softmax_claimcheck/frameworks/measure.py`; torch's kernels are the reference rows. "
         f"CUDA: {A.CUDA_OUT_OF_SCOPE}. Inputs are rounded to the dtype first and the exact "
         "oracle (mpmath, 50 digits) is computed on the rounded input, so a difference that "

@@ -1,28 +1,67 @@
-"""Fixtures of the training checks: the shared experiment grid (trained once per pytest process,
-cached on disk under the reports directory). When a run selects training checks, the grid
-starts training in the background right after collection, so its worker processes train while
-the other checks run; the first training check waits for what is left."""
+"""Fixtures of the training checks: the shared experiment grid (trained once per run, cached on
+disk under the reports directory). The run owns its grids and its preset (read when the run
+starts, from CLAIMCHECK_TRAINING_PRESET), both kept in the config's stash. When a run selects
+training checks, the grid starts training in the background right after collection, so its
+worker processes train while the other checks run; the first training check waits for what is
+left."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from softmax_claimcheck.experiments.grid import TrainingGrids
+    from softmax_claimcheck.experiments.presets import Preset
+
+PRESET_KEY = pytest.StashKey["Preset"]()
+GRIDS_KEY = pytest.StashKey["TrainingGrids"]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's preset, read once when the run starts (a bad name is a usage error then)."""
+    from softmax_claimcheck.experiments.presets import selected
+
+    try:
+        config.stash[PRESET_KEY] = selected()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def run_preset(config: pytest.Config) -> Preset:
+    return config.stash[PRESET_KEY]
+
+
+def _grids(config: pytest.Config) -> TrainingGrids:
+    if GRIDS_KEY not in config.stash:
+        from softmax_claimcheck.experiments.grid import TrainingGrids
+
+        config.stash[GRIDS_KEY] = TrainingGrids()
+    return config.stash[GRIDS_KEY]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A training check over head sizes (argument `d_k`) runs at the preset's head sizes."""
+    if "d_k" in metafunc.fixturenames and metafunc.definition.get_closest_marker("training"):
+        metafunc.parametrize("d_k", run_preset(metafunc.config).head_sizes)
 
 
 def _grid_source(config: pytest.Config):
     """(preset, cache directory) of this run's grid, or the reason it gives no verdict."""
-    from softmax_claimcheck.experiments.reporting import PRESET, cache_dir
+    from softmax_claimcheck.experiments.reporting import cache_dir
 
-    if not PRESET.yields_verdicts:
-        return f"the {PRESET.name} preset only exercises the pipeline; it gives no verdict"
-    if PRESET.device.startswith("cuda"):
+    preset = run_preset(config)
+    if not preset.yields_verdicts:
+        return f"the {preset.name} preset only exercises the pipeline; it gives no verdict"
+    if preset.device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
-            return f"the {PRESET.name} preset needs a CUDA device; none is available"
+            return f"the {preset.name} preset needs a CUDA device; none is available"
     reports = config.getoption("--reports-dir") or config.getini("claimcheck_reports_dir")
-    return PRESET, cache_dir(reports, Path(config.rootpath))
+    return preset, cache_dir(reports, Path(config.rootpath))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -35,28 +74,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     source = _grid_source(config)
     if isinstance(source, tuple):
-        from softmax_claimcheck.experiments import grid
-
-        grid.start(*source)
+        _grids(config).start(*source)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """A background grid nobody waited for (the run stopped early) stops with the run."""
-    import sys
-
-    grid = sys.modules.get("softmax_claimcheck.experiments.grid")
-    if grid is not None:
-        grid.stop()
+    if GRIDS_KEY in session.config.stash:
+        session.config.stash[GRIDS_KEY].stop()
 
 
 @pytest.fixture(scope="session")
 def training_grid(request: pytest.FixtureRequest):
-    """The shared experiment grid of the selected preset (CLAIMCHECK_TRAINING_PRESET), an
-    experiments.grid.GridResult. Imported here, not at the top: checks without training do
-    not pay for the experiment code."""
+    """The shared experiment grid of the run's preset, an experiments.grid.GridResult. The
+    experiment code is imported on first use: checks without training do not pay for it."""
     source = _grid_source(request.config)
     if isinstance(source, str):
         pytest.skip(source)
-    from softmax_claimcheck.experiments.grid import results
-
-    return results(*source)
+    return _grids(request.config).results(*source)

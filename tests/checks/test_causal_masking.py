@@ -66,8 +66,8 @@ def exact_attention(q, k, v, allowed) -> np.ndarray:
 
 # -- you cannot attend to future tokens -----------------------------------------------------------
 CALLS = {
-    "causal=True": {"causal": True},
-    "allowed=causal mask": {"allowed": attention.causal_allowed(6, like=np.zeros(1))},
+    "causal=True": {"is_causal": True},
+    "allowed=causal mask": {"attn_mask": attention.causal_allowed(6, like=np.zeros(1))},
 }
 
 
@@ -170,7 +170,7 @@ def _recorded_elements(causal: bool, n: int, d: int = 16) -> dict[str, int]:
     generator = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(n, d, generator=generator) for _ in range(3))
     with Recorder() as recorder:
-        attention.reference_attention(q, k, v, causal=causal)
+        attention.reference_attention(q, k, v, is_causal=causal)
     return recorder.elements
 
 
@@ -391,7 +391,7 @@ def test_causal_rows_equal_attention_over_the_prefix(evidence, case):
     q, k, v = attention_inputs(seed=10)
     n = q.shape[0]
     exact = exact_attention(q, k, v, attention.causal_allowed(n, like=np.zeros(1)))
-    causal = call_attention(case, q, k, v, causal=True)
+    causal = call_attention(case, q, k, v, is_causal=True)
     prefix = np.vstack(
         [call_attention(case, q[i : i + 1], k[: i + 1], v[: i + 1]) for i in range(n)]
     )

@@ -109,15 +109,16 @@ def test_attention_is_exact(evidence, case):
     evidence.record_inputs(seed=SEED, shape=list(q.shape), allowed=allowed)
     for name, kwargs, mask in (
         ("no mask", {}, None),
-        ("causal", {"causal": True}, causal),
-        ("boolean mask", {"allowed": allowed}, allowed),
-        ("causal and boolean mask", {"allowed": allowed, "causal": True}, allowed & causal),
+        ("causal", {"is_causal": True}, causal),
+        ("boolean mask", {"attn_mask": allowed}, allowed),
+        # SDPA takes one mask: causality and the boolean mask combined
+        ("causal and boolean mask", {"attn_mask": allowed & causal}, allowed & causal),
     ):
         compare_to_exact(
             evidence,
             f"{name}: output vs exact softmax(QKᵀ/√d_k)·V",
             oracle.attention(q, k, v, mask),
-            to_numpy(case.call(q, k, v, **kwargs)),
+            to_numpy(case.attention(q, k, v, **kwargs)),
             case.dtype,
         )
 

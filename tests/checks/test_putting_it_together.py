@@ -104,7 +104,7 @@ def test_registered_attention_matches_five_steps(evidence, case, implementations
     q, k, v = qkv()
     exact = exact_causal_attention(q, k, v)
     hand = _hand_composed(_same_backend_grid_case(case, implementations), q, k, v)
-    measured = to_numpy(case.call(q, k, v, causal=True))
+    measured = to_numpy(case.attention(q, k, v, is_causal=True))
     hand_error = float(np.max(np.abs(hand - exact)))
     tol = CalibratedTolerance(hand_error, 2.0, 4 * case.eps * float(np.max(np.abs(exact))))
     evidence.record_inputs(seed=SEED, batch=BATCH, tokens=TOKENS, d_k=D_K, causal=True)
@@ -174,7 +174,7 @@ def test_stable_softmax_is_a_distribution(evidence, case):
 def test_masked_weights_are_softmax_of_visible_scores(evidence, case):
     q, k, _ = qkv()
     identity = np.repeat(np.eye(TOKENS)[None], BATCH, axis=0)  # V = I: output = weights
-    weights = to_numpy(case.call(q, k, identity, causal=True))
+    weights = to_numpy(case.attention(q, k, identity, is_causal=True))
     future = ~attention.causal_allowed(TOKENS, like=weights)
     scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(D_K)
     exact = np.zeros_like(weights)
@@ -312,7 +312,9 @@ def _check_unbounded(claim, evidence, case, reading: str) -> None:
         with np.errstate(all="ignore"):
             out = to_numpy(variant(case.asarray(c * q), case.asarray(k), case.asarray(v)))
         largest.append(float(np.max(np.abs(out))) if np.isfinite(out).all() else math.inf)
-    softmax_largest = [float(np.max(np.abs(to_numpy(case.call(c * q, k, v))))) for c in factors]
+    softmax_largest = [
+        float(np.max(np.abs(to_numpy(case.attention(c * q, k, v))))) for c in factors
+    ]
     value_range = float(np.max(np.abs(case.rounded(v))))
     evidence.record_inputs(seed=SEED, factors=factors, largest_value=value_range)
     evidence.property_holds(
@@ -361,8 +363,8 @@ def _perturbed_last_token(k, v):
 def _earlier_change(case, causal: bool) -> float:
     q, k, v = qkv()
     k2, v2 = _perturbed_last_token(k, v)
-    before = to_numpy(case.call(q, k, v, causal=causal))[:, :-1]
-    after = to_numpy(case.call(q, k2, v2, causal=causal))[:, :-1]
+    before = to_numpy(case.attention(q, k, v, is_causal=causal))[:, :-1]
+    after = to_numpy(case.attention(q, k2, v2, is_causal=causal))[:, :-1]
     return float(np.max(np.abs(after - before)))
 
 

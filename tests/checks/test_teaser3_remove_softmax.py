@@ -108,7 +108,7 @@ def test_raw_output_subtracts_positive_values(evidence, case):
     q, k = normal(2, 16, 8), normal(3, 16, 8)
     v = np.abs(normal(4, 16, 8)) + 0.1  # every value entry positive
     raw = run_variant(case, attention.raw_dot_attention, q, k, v)
-    soft = to_numpy(case.call(q, k, v))
+    soft = to_numpy(case.attention(q, k, v))
     v_stored = case.rounded(v)
     slack = numeric_tolerance(case.dtype).bound(float(v_stored.max()))
     evidence.record_inputs(seeds=[2, 3, 4], n=16, d=8, values="|normal| + 0.1 (all > 0)")
@@ -138,7 +138,7 @@ def test_raw_output_grows_with_scale(evidence, case):
     for c in factors:
         raw = run_variant(case, attention.raw_dot_attention, c * q, c * k, v)
         raw_sizes.append(float(np.abs(raw).max()))
-        soft_sizes.append(float(np.abs(to_numpy(case.call(c * q, c * k, v))).max()))
+        soft_sizes.append(float(np.abs(to_numpy(case.attention(c * q, c * k, v))).max()))
         if c == 1:
             continue
         expected = c * c * base
@@ -173,7 +173,7 @@ def test_raw_output_grows_with_context_length(evidence, case):
     q, k, v = normal(8, 8, 4), normal(9, 16, 4), normal(10, 16, 4)
     repeats = [1, 2, 4, 8]
     sizes = []
-    soft_once = to_numpy(case.call(q, k, v))
+    soft_once = to_numpy(case.attention(q, k, v))
     for m in repeats:
         k_m, v_m = np.tile(k, (m, 1)), np.tile(v, (m, 1))
         sizes.append(
@@ -185,7 +185,7 @@ def test_raw_output_grows_with_context_length(evidence, case):
         evidence.close_to(
             f"softmax attention, context repeated {m}× vs once",
             soft_once,
-            to_numpy(case.call(q, k_m, v_m)),
+            to_numpy(case.attention(q, k_m, v_m)),
             tol.bound(float(np.abs(soft_once).max())),
             tol.describe(),
         )

@@ -9,7 +9,6 @@ import pytest
 
 from softmax_claimcheck.experiments import analysis
 from softmax_claimcheck.experiments.reporting import (
-    PRESET,
     TIE,
     TIMEOUT_S,
     curves,
@@ -19,7 +18,6 @@ from softmax_claimcheck.experiments.reporting import (
 from softmax_claimcheck.experiments.stats import ratio_interval, t_interval
 
 pytestmark = [pytest.mark.training, pytest.mark.timeout(TIMEOUT_S)]
-HEAD_SIZES = PRESET.head_sizes
 
 
 def _arms(grid, d_k):
@@ -27,7 +25,6 @@ def _arms(grid, d_k):
 
 
 @pytest.mark.claim("training-unscaled-trains-slower")
-@pytest.mark.parametrize("d_k", HEAD_SIZES)
 def test_unscaled_needs_more_steps_to_reach_a_common_loss(claim, evidence, training_grid, d_k):
     scaled, unscaled = _arms(training_grid, d_k)
     record_scale(evidence, training_grid, [scaled, unscaled])
@@ -48,7 +45,6 @@ def test_unscaled_needs_more_steps_to_reach_a_common_loss(claim, evidence, train
 
 
 @pytest.mark.claim("training-unscaled-worse-perplexity")
-@pytest.mark.parametrize("d_k", HEAD_SIZES)
 def test_unscaled_perplexity_at_equal_budget(claim, evidence, training_grid, d_k):
     scaled, unscaled = _arms(training_grid, d_k)
     record_scale(evidence, training_grid, [scaled, unscaled])
@@ -81,7 +77,6 @@ def _late_entropies(grid, evidence, d_k):
 
 
 @pytest.mark.claim("training-unscaled-attention-too-peaked", reading="more-peaked-than-scaled")
-@pytest.mark.parametrize("d_k", HEAD_SIZES)
 def test_unscaled_attention_entropy_is_lower(claim, evidence, training_grid, d_k):
     scaled, unscaled, h_u, h_s = _late_entropies(training_grid, evidence, d_k)
     difference = [u - s for u, s in zip(h_u, h_s, strict=True)]
@@ -97,7 +92,6 @@ def test_unscaled_attention_entropy_is_lower(claim, evidence, training_grid, d_k
 
 
 @pytest.mark.claim("training-unscaled-attention-too-peaked", reading="below-article-threshold")
-@pytest.mark.parametrize("d_k", HEAD_SIZES)
 def test_unscaled_attention_entropy_below_article_threshold(claim, evidence, training_grid, d_k):
     _, _, h_u, _ = _late_entropies(training_grid, evidence, d_k)
     threshold = claim.printed("entropy_threshold_nats")

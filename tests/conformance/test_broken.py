@@ -56,7 +56,7 @@ ATTENTION = {
     "sdpa_half_returns_float32": ("shape-and-dtype", {"float16"}),  # float16 only
     "sdpa_detached_weights": ("gradient", None),
     "sdpa_mask_after_softmax": ("boolean-mask", None),
-    # registry-convention attentions (impl/broken.py ATTENTIONS)
+    # the article checks' teeth (impl/broken.py ATTENTIONS, Implementation objects)
     "mask_after_softmax_attention": ("boolean-mask", None),
     "scaled_by_d_k_attention": ("values", None),
     "causal_ignored_attention": ("causal", None),

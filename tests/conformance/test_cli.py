@@ -7,13 +7,15 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from softmax_claimcheck.conformance import ConformanceError, assert_conforms, check, known
+from softmax_claimcheck.conformance import ConformanceError, assert_conforms, check
 from softmax_claimcheck.conformance.results import EXPECTED_FAIL, UNEXPECTED_PASS
 from softmax_claimcheck.impl import broken
+from softmax_claimcheck.impl.model import KnownDeviation
 from softmax_claimcheck.impl.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,20 +150,22 @@ BUILTINS = [
 
 @pytest.mark.parametrize("impl_id", BUILTINS)
 def test_builtins_conform_with_their_known_deviations(impl_id: str) -> None:
-    """Each built-in conforms on the CPU once its known deviations (data, known.py) are
-    expected; none of those deviations has stopped occurring (that would fail: strict)."""
+    """Each built-in conforms on the CPU once its known deviations (data on its entry in
+    impl/catalogue.py) are expected; none of those deviations has stopped occurring (that would
+    fail: strict)."""
     result = check(Registry.builtin().get(impl_id))
     assert result.ok, result.summary()
 
 
-def test_known_deviations_are_expected_and_strict(monkeypatch) -> None:
+def test_known_deviations_are_expected_and_strict() -> None:
     naive = check(Registry.builtin().get("numpy-naive"), dtypes="float64")
     assert {c.property for c in naive.checks if c.outcome == EXPECTED_FAIL} >= {
         "large-scores",
         "very-negative-scores",
     }
-    monkeypatch.setitem(known.KNOWN, ("numpy-stable", "values"), (None, "pretend"))
-    result = check(Registry.builtin().get("numpy-stable"), dtypes="float64", properties=["values"])
+    stable = Registry.builtin().get("numpy-stable")
+    pretend = replace(stable, known_deviations=(KnownDeviation(frozenset({"values"}), "pretend"),))
+    result = check(pretend, dtypes="float64", properties=["values"])
     assert not result.ok
     assert result.checks[0].outcome == UNEXPECTED_PASS
 
@@ -185,15 +189,3 @@ def test_installed_command_from_another_directory(tmp_path: Path, how: str) -> N
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "conformance-report" / "conformance.html").exists()
     assert "CONFORMS" in done.stdout
-
-
-def test_a_property_on_one_registry_case() -> None:
-    """What an article check calls to reuse a property on an ImplCase."""
-    from softmax_claimcheck.conformance.runner import decide_case
-    from softmax_claimcheck.impl.model import ImplCase
-
-    registry = Registry.builtin()
-    case = ImplCase(registry.get("torch-softmax"), "cpu", "float32")
-    assert decide_case(case, "sums-to-one").outcome == "pass"
-    naive = ImplCase(registry.get("numpy-naive"), "cpu", "float64")
-    assert decide_case(naive, "large-scores").outcome == EXPECTED_FAIL

@@ -23,11 +23,11 @@ def test_sdpa_registers_as_a_user_attention() -> None:
     allowed = torch.rand(3, 5) < 0.5
     allowed[:, 0] = True
     expected = torch.nn.functional.scaled_dot_product_attention(q, k, k, attn_mask=allowed)
-    torch.testing.assert_close(impl.fn(q, k, k, allowed=allowed), expected)
+    torch.testing.assert_close(impl.fn(q, k, k, attn_mask=allowed), expected)
     causal = torch.nn.functional.scaled_dot_product_attention(q, k, k, is_causal=True)
-    torch.testing.assert_close(impl.fn(q, k, k, causal=True), causal)
-    both = impl.fn(q, k, k, allowed=allowed, causal=True)  # never attn_mask with is_causal
-    assert both.shape == (2, 3, 4)
+    torch.testing.assert_close(impl.fn(q, k, k, is_causal=True), causal)
+    scaled = torch.nn.functional.scaled_dot_product_attention(q, k, k, scale=0.3)
+    torch.testing.assert_close(impl.fn(q, k, k, scale=0.3), scaled)  # SDPA's own keywords
 
 
 def test_a_warning_softmax_is_accepted_and_its_warnings_are_not_errors() -> None:

@@ -73,7 +73,7 @@ def test_readable_without_javascript(pytester):
         "PARTLY SUPPORTED",
         "REFUTED",
         "Errata",
-        "Conformance matrix",
+        "Implementation matrix",
         "Environment",
         "nox -s verify -- --claim numbers",
     ):

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from softmax_claimcheck.experiments import grid, presets
-from softmax_claimcheck.experiments.model import causal_bias, causal_mask
 from softmax_claimcheck.experiments.train import RunConfig, RunResult
+from softmax_claimcheck.experiments.transformer import causal_bias, causal_mask
 
 PRESET = presets.CPU  # a ladder of four learning rates for language modelling, three for recall
 LADDER = PRESET.lm.lrs
@@ -126,16 +126,16 @@ def test_the_additive_causal_mask_gives_exactly_the_masked_fill_values():
 def test_a_background_grid_is_waited_for_and_computed_once(tmp_path, monkeypatch):
     calls = []
 
-    def fake_compute(preset, cache_dir, stop_event=None):
+    def fake_compute(preset, cache_dir, stop_event=None, waiting=None):
         calls.append(threading.current_thread().name)
         time.sleep(0.2)
         return "grid"
 
     monkeypatch.setattr(grid, "_compute", fake_compute)
-    monkeypatch.setattr(grid, "_MEMO", {})
-    grid.start(presets.SMOKE, tmp_path)
-    assert grid.results(presets.SMOKE, tmp_path) == "grid"
-    assert grid.results(presets.SMOKE, tmp_path) == "grid"
+    grids = grid.TrainingGrids()
+    grids.start(presets.SMOKE, tmp_path)
+    assert grids.results(presets.SMOKE, tmp_path) == "grid"
+    assert grids.results(presets.SMOKE, tmp_path) == "grid"
     assert calls == ["training-grid"]
 
 
@@ -153,11 +153,11 @@ def test_a_background_grid_stops_with_the_run_and_its_error_reaches_the_waiting_
                          val_accuracy=[0.5])  # fmt: skip
 
     monkeypatch.setattr(grid, "run_single_threaded", fake_run)
-    monkeypatch.setattr(grid, "_MEMO", {})
-    grid.start(presets.SMOKE, tmp_path / "a")  # one worker: runs in the grid's own thread
+    grids = grid.TrainingGrids()
+    grids.start(presets.SMOKE, tmp_path / "a")  # one worker: runs in the grid's own thread
     assert started.wait(10)
-    grid.stop()
+    grids.stop()
     stopped.set()
     with pytest.raises(grid.GridStopped):
-        grid.results(presets.SMOKE, tmp_path / "a")
-    assert grid.results(presets.SMOKE, tmp_path / "b").preset is presets.SMOKE
+        grids.results(presets.SMOKE, tmp_path / "a")
+    assert grids.results(presets.SMOKE, tmp_path / "b").preset is presets.SMOKE

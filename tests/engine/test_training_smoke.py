@@ -10,16 +10,16 @@ import pytest
 import torch
 
 from softmax_claimcheck.experiments import analysis, data, grid, presets, train
-from softmax_claimcheck.experiments.model import (
+from softmax_claimcheck.experiments.plots import temperature_figure, training_figure
+from softmax_claimcheck.experiments.stats import ratio_interval, steps_to_target, t_interval
+from softmax_claimcheck.experiments.train import RunConfig, RunResult
+from softmax_claimcheck.experiments.transformer import (
     VARIANTS,
     ModelConfig,
     TinyTransformer,
     attention_weights,
     causal_linear_attention,
 )
-from softmax_claimcheck.experiments.plots import temperature_figure, training_figure
-from softmax_claimcheck.experiments.stats import ratio_interval, steps_to_target, t_interval
-from softmax_claimcheck.experiments.train import RunConfig, RunResult
 
 
 def test_harness_learns_well_below_the_unigram_baseline():
@@ -127,7 +127,7 @@ def test_instability_is_detected():
 def test_smoke_preset_runs_the_whole_pipeline():
     """The grid, every measurement the checks use, and the figures, at the smoke scale."""
     preset = presets.SMOKE
-    result = grid.results(preset)
+    result = grid.TrainingGrids().results(preset)
     assert set(result.arms) == {a.name for a in preset.arms()}
     small = preset.head_sizes[0]
     scaled, unscaled = result.get("lm", "softmax", small), result.get("lm", "unscaled", small)

@@ -43,6 +43,7 @@ def checks(
             {**params, "dtype": f"d{i}"},
             o,
             message="no CUDA device" if o is S else "",
+            implementation=impl,
         )
         for i, o in enumerate(outcomes)
     ]

@@ -162,7 +162,7 @@ def test_adapter_matches_oracle(fw: A.Framework, kernel: A.Kernel, dtype: str) -
         q, k, v = (np.round(rng.uniform(-2, 2, (1, 2, n, 4)) * 8) / 8 for n in (3, 5, 5))
         mask = np.array([[True, False, True, True, False]] * 3)
         out = fn(*(torch.tensor(a, dtype=tdt) for a in (q, k, v)), attn_mask=torch.tensor(mask))
-        from softmax_claimcheck.conformance.properties import exact_attention
+        from softmax_claimcheck.conformance.harness import exact_attention
 
         expected = exact_attention(q, k, v, mask=mask)
     else:
@@ -193,7 +193,7 @@ def test_jax_fully_masked_attention_is_the_mean_of_all_values() -> None:
     assert fw.unavailable() is None
     kernel = next(k for k in fw.kernels if k.kind == "attention")
     s = T.subject(kernel, kernel.build())
-    from softmax_claimcheck.conformance.properties import Ctx
+    from softmax_claimcheck.conformance.harness import Ctx
 
     cell = M.fully_masked(Ctx(s, "cpu", "float32"))
     assert cell.detail == "mean of all values"

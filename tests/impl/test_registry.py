@@ -159,8 +159,8 @@ def test_multihead_attention_mask_means_allowed():
     case = ImplCase(REGISTRY.get("torch-mha"), "cpu", "float64")
     expected = ImplCase(REGISTRY.get("numpy-attention"), "cpu", "float64")
     np.testing.assert_allclose(
-        registry.to_numpy(case.call(q, k, v, allowed=allowed)),
-        expected.call(q, k, v, allowed=allowed),
+        registry.to_numpy(case.attention(q, k, v, attn_mask=allowed)),
+        expected.attention(q, k, v, attn_mask=allowed),
         atol=1e-12,
     )
 

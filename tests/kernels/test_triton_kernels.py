@@ -182,10 +182,10 @@ def _qkv(batch: tuple[int, ...], n: int, m: int, d: int, d_v: int, dtype: str, s
     )
 
 
-def _attention_bound(q, k, v, exact, dtype: str, **mask) -> float:
+def _attention_bound(q, k, v, exact, dtype: str, **sdpa) -> float:
     """FlashAttention's rule: at most 2× the error of the plain reference run in the same dtype
     and device, plus the dtype's absolute floor."""
-    plain = _float64(attention.reference_attention(q, k, v, **mask))
+    plain = _float64(attention.reference_attention(q, k, v, **sdpa))
     keep = ~exact.isnan()
     plain_error = float((plain[keep] - exact[keep]).abs().max())
     return 2 * plain_error + numeric_tolerance(dtype).atol
@@ -203,10 +203,10 @@ ATTENTION_SHAPES = {  # batch, n queries, m keys, d, d_v: not multiples of the 1
 def test_attention_kernel_matches_reference(shape_name, dtype):
     causal = shape_name.startswith("causal")
     q, k, v = _qkv(*ATTENTION_SHAPES[shape_name], dtype)
-    out = tk.attention_flash(q, k, v, causal=causal)
-    exact = attention.reference_attention(_float64(q), _float64(k), _float64(v), causal=causal)
+    out = tk.attention_flash(q, k, v, is_causal=causal)
+    exact = attention.reference_attention(_float64(q), _float64(k), _float64(v), is_causal=causal)
     assert out.dtype == q.dtype and out.shape == exact.shape
-    bound = _attention_bound(q, k, v, exact, dtype, causal=causal)
+    bound = _attention_bound(q, k, v, exact, dtype, is_causal=causal)
     _assert_close(_float64(out), exact, bound, f"attention {dtype} causal={causal}")
 
 
@@ -234,17 +234,51 @@ def test_attention_kernel_with_masked_rows(dtype, causal):
     if causal:  # rows 1 and 2 need keys ≤ their index under causal: give row 20 the hard row
         allowed[20] = False
         allowed[20, 17:20] = True
+        allowed &= np.tril(np.ones((n, m), dtype=bool))  # SDPA's convention: one mask
     mask = torch.as_tensor(allowed, device=DEVICE)
-    out = _float64(tk.attention_flash(q, k, v, allowed=mask, causal=causal))
+    out = _float64(tk.attention_flash(q, k, v, attn_mask=mask))
     exact = attention.reference_attention(
-        _float64(q), _float64(k), _float64(v), allowed=torch.as_tensor(allowed), causal=causal
+        _float64(q), _float64(k), _float64(v), attn_mask=torch.as_tensor(allowed)
     )
     none_allowed = exact.isnan().any(dim=-1)  # the reference gives NaN for such rows
     assert none_allowed[:, 0].all(), "row 0 allows no key"
     assert not out.isnan().any(), "NaN leaked from a masked row"
     assert (out[none_allowed] == 0).all(), "a row with no allowed key gives 0 (documented)"
-    bound = _attention_bound(q, k, v, exact, dtype, allowed=mask, causal=causal)
+    bound = _attention_bound(q, k, v, exact, dtype, attn_mask=mask)
     _assert_close(out[~none_allowed], exact[~none_allowed], bound, f"masked attention {dtype}")
+
+
+@needs_kernel_device
+@pytest.mark.parametrize("dtype", tk.DTYPES)
+def test_attention_kernel_takes_the_rest_of_sdpas_convention(dtype):
+    """An additive float mask (−∞ entries included, a fully masked row among them), a custom
+    scale and grouped-query heads, against the reference in float64."""
+    n, m, d = 20, 35, 8
+    q, k, v = _qkv((1, 4), n, m, d, d, dtype, seed=15)
+    k, v = k[:, :2], v[:, :2]  # 4 query heads share 2 key/value heads
+    rng = np.random.default_rng(16)
+    added = np.where(rng.random((n, m)) < 0.3, NEG_INF, rng.normal(0, 2, (n, m)))
+    added[0] = NEG_INF
+    mask = _on_device(added, dtype)  # SDPA: a float mask in the query's dtype
+    sdpa = {"attn_mask": mask, "scale": 0.3, "enable_gqa": True}
+    out = _float64(tk.attention_flash(q, k, v, **sdpa))
+    exact = attention.reference_attention(
+        _float64(q), _float64(k), _float64(v), **{**sdpa, "attn_mask": _float64(mask)}
+    )
+    assert out.shape == exact.shape == (1, 4, n, d)
+    assert (out[..., 0, :] == 0).all(), "a fully masked row gives 0 (documented)"
+    keep = ~exact.isnan().any(dim=-1)
+    bound = _attention_bound(q, k, v, exact, dtype, **sdpa)
+    _assert_close(out[keep], exact[keep], bound, f"float mask, scale, gqa {dtype}")
+
+
+@needs_kernel_device
+def test_attention_kernel_refuses_what_it_cannot_do():
+    q, k, v = _qkv((1,), 4, 4, 8, 8, "float32")
+    with pytest.raises(NotSupported, match="dropout"):
+        tk.attention_flash(q, k, v, dropout_p=0.1)
+    with pytest.raises(ValueError, match="one mask"):
+        tk.attention_flash(q, k, v, attn_mask=torch.ones(4, 4, dtype=torch.bool), is_causal=True)
 
 
 # -- registration -------------------------------------------------------------------------------
@@ -285,9 +319,10 @@ SM90_BUILDS = {  # kernel, pointer dtype, constexprs, num_warps, num_stages
         3,
     ),
 }
-for _name, _dtype, _torch_dtype, _d, _causal, _mask in [
-    ("attention-fp16-causal-d64", "fp16", torch.float16, 64, True, False),
-    ("attention-bf16-mask-d128", "bf16", torch.bfloat16, 128, False, True),
+for _name, _dtype, _torch_dtype, _d, _causal, _mask, _bias in [
+    ("attention-fp16-causal-d64", "fp16", torch.float16, 64, True, False, False),
+    ("attention-bf16-mask-d128", "bf16", torch.bfloat16, 128, False, True, False),
+    ("attention-fp16-float-mask-d64", "fp16", torch.float16, 64, False, False, True),
 ]:
     _tiles = tk.attention_blocks(True, _d, _torch_dtype)
     SM90_BUILDS[_name] = (
@@ -296,6 +331,7 @@ for _name, _dtype, _torch_dtype, _d, _causal, _mask in [
         {
             "CAUSAL": _causal,
             "HAS_MASK": _mask,
+            "HAS_BIAS": _bias,
             "DOT_PRECISION": "ieee" if _dtype == "fp32" else "tf32",
             "DOT_IN_FP32": False,
             "BLOCK_M": _tiles.m,
@@ -314,6 +350,8 @@ def _signature(kernel, pointee: str, constexprs: dict) -> dict[str, str]:
             return "constexpr"
         if name == "allowed_ptr":
             return "*i8"
+        if name == "bias_ptr":
+            return "*fp32"
         if name.endswith("_ptr"):
             return "*" + pointee
         return "fp32" if name == "scale" else "i32"

@@ -133,7 +133,7 @@ def fully_masked_attention_row(evidence: Any, case: ImplCase) -> np.ndarray:
     q, k, v = attention_inputs(seed=14)
     allowed = causal_allowed(q.shape[0], like=np.zeros(1))
     allowed[0] = False
-    out = call_attention(case, q, k, v, allowed=allowed)
+    out = call_attention(case, q, k, v, attn_mask=allowed)
     evidence.record_inputs(seed=14, n=q.shape[0], mask="causal, row 0 fully masked")
     evidence.note(f"row 0 returns {row_behaviour(out[0])} {out[0].tolist()}")
     return out[0]
@@ -151,8 +151,9 @@ def attention_inputs(seed: int, n: int = 6, d: int = 8) -> tuple[np.ndarray, ...
     return grid_values(rng, (n, d)), grid_values(rng, (n, d)), grid_values(rng, (n, d))
 
 
-def call_attention(case: ImplCase, q: Any, k: Any, v: Any, **kwargs: Any) -> np.ndarray:
-    return to_numpy(case.call(q, k, v, **kwargs))
+def call_attention(case: ImplCase, q: Any, k: Any, v: Any, **sdpa: Any) -> np.ndarray:
+    """The case's attention in SDPA's convention (attn_mask, is_causal, scale), as float64."""
+    return to_numpy(case.attention(q, k, v, **sdpa))
 
 
 # -- exact arithmetic -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from softmax_claimcheck.claimcheck.verdicts import CheckResult, ClaimResult, Out
 
 SCHEMA_VERSION = 2
 IMPL_KEYS = ("implementation", "device", "dtype")
-PRECISE_FIRST = ("mpmath", "exact", "float64")
+EXACT_BITS = 10**6  # a check without an implementation computes with the exact oracle
 
 
 def rerun_commands(claim_id: str) -> list[str]:
@@ -82,11 +82,12 @@ def _reading_outcomes(result: ClaimResult, reading_id: str) -> dict[str, int]:
 
 
 def _precision_rank(check: CheckResult) -> int:
-    """Errata take the true value from the exact oracle first, then the most precise dtype."""
-    if "implementation" not in check.params:
-        return -1
-    values = " ".join(check.params.values())
-    return next((i for i, key in enumerate(PRECISE_FIRST) if key in values), len(PRECISE_FIRST))
+    """Errata take the true value from a check that runs no implementation (the exact oracle)
+    first, then from the implementation with the most precise arithmetic (lower ranks first);
+    the precision comes from the implementations plugin (claimcheck/hookspecs.py)."""
+    if check.implementation is None:
+        return -EXACT_BITS
+    return -(check.precision_bits or 0)
 
 
 def errata(results: Iterable[ClaimResult]) -> list[dict[str, Any]]:
@@ -131,8 +132,9 @@ def _round(value: Any, decimals: int | None) -> Any:
     return f"{value:.{decimals}f}"
 
 
-def conformance(results: Iterable[ClaimResult]) -> dict[str, Any]:
-    """Claims × implementation/device/dtype: the worst outcome of the checks in each cell."""
+def implementation_matrix(results: Iterable[ClaimResult]) -> dict[str, Any]:
+    """The implementation matrix: claims × implementation/device/dtype, the worst outcome of
+    the checks in each cell. (verdict.json keeps its schema-2 key `conformance` for it.)"""
     order = [
         Outcome.CRASHED,
         Outcome.NOT_EXECUTED,
@@ -207,7 +209,7 @@ def build(
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "claims": [_claim_dict(r) for r in verdicts],
         "errata": errata_rows,
-        "conformance": conformance(verdicts),
+        "conformance": implementation_matrix(verdicts),
     }
 
 
