@@ -16,8 +16,9 @@ from __future__ import annotations
 import os
 import posix
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any
 
 GUARDED = (
@@ -31,7 +32,10 @@ GUARDED = (
     "execvp",
     "execvpe",
 )
-REAL: dict[str, Callable[..., Any]] = {name: getattr(os, name) for name in GUARDED}
+# The real functions, taken at import (read-only: no run state in modules).
+REAL: Mapping[str, Callable[..., Any]] = MappingProxyType(
+    {name: getattr(os, name) for name in GUARDED}
+)
 
 
 class ProcessExitAttempt(BaseException):
