@@ -299,10 +299,14 @@ def item_timeout(item: pytest.Item) -> float:
     `claimcheck_check_timeout` (ini, default 300 s)."""
     config = item.config
     value: Any = None
-    if config.pluginmanager.hasplugin("timeout"):
-        with contextlib.suppress(Exception):
-            import pytest_timeout
+    try:
+        import pytest_timeout  # registered as "timeout" (entry point) or "pytest_timeout" (-p)
 
+        active = config.pluginmanager.is_registered(pytest_timeout)
+    except ImportError:
+        active = False
+    if active:
+        with contextlib.suppress(Exception):
             value = pytest_timeout._get_item_settings(item).timeout
     else:
         marker = item.get_closest_marker("timeout")

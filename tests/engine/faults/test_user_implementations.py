@@ -120,12 +120,13 @@ def test_a_user_implementation_that_sleeps_past_the_bound_fails_only_its_cells(t
         for check in claim["checks"]
         if check["params"].get("implementation") == "user-sleeps" and check["outcome"] == "fails"
     }
-    assert any("did not return" in m for m in messages), messages
+    assert any("Timeout" in m or "did not return" in m for m in messages), messages
 
 
-@pytest.mark.parametrize("name", ["returns_meta", "exits"])
+@pytest.mark.parametrize("name", ["exits"])
 def test_a_user_implementation_wrong_on_the_probe_is_one_line(tmp_path, name):
-    """Wrong already on the probe's 2×3 input: the run stops before any check (exit 4)."""
+    """Ending the process already on the probe's 2×3 input (at configure time, before any
+    check): the process guard is on from configure, so the run stops with one line (exit 4)."""
     module = tmp_path / "wrong_at_once.py"
     body = {
         "returns_meta": "return torch.empty_like(x, device='meta')",
@@ -139,5 +140,5 @@ def test_a_user_implementation_wrong_on_the_probe_is_one_line(tmp_path, name):
     )  # fmt: skip
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.text[-2000:]
     words = {"returns_meta": "device meta", "exits": "os._exit(0)"}[name]
-    assert "probe failed" in result.text and words in result.text
+    assert f"--impl wrong_at_once:{name}" in result.text and words in result.text
     assert "Traceback" not in result.text
