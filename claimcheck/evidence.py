@@ -131,6 +131,11 @@ def json_safe(value: Any) -> Any:
     return _plain(value)
 
 
+def _bound(value: float) -> str:
+    """A region's boundary as text: a tie-breaking offset (1e-9 off 0) reads as 0."""
+    return "0" if abs(value) < 1e-6 else f"{value:g}"
+
+
 @dataclass
 class Comparison:
     quantity: str
@@ -143,6 +148,7 @@ class Comparison:
     holds: bool
     decimals: int | None = None  # printed precision, to print the corrected value in the errata
     inconclusive: bool = False  # a statistic whose interval straddles the claim's boundary
+    needed: str | None = None  # for an inconclusive statistic: the sample that would decide it
 
     def as_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: it deep-copies, which fails on values that cannot be copied.
@@ -156,6 +162,18 @@ class Figure:
 
 
 @dataclass
+class Table:
+    """A small table a reader scans (e.g. a training grid's arms); the report renders it."""
+
+    caption: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+SCALE_KEYS = ("preset", "device", "task", "steps", "parameters", "seeds", "layers", "context")
+
+
+@dataclass
 class Evidence:
     """Per check and per parameter set; filled by the check through the `evidence` fixture."""
 
@@ -164,10 +182,31 @@ class Evidence:
     notes: list[str] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     falsifying_example: str | None = None
+    # One short sentence from this check's own numbers (what was claimed, what was measured);
+    # the claim's finding composes these. Without it the report renders one from `comparisons`.
+    finding: str | None = None
+    tables: list[Table] = field(default_factory=list)
+    # A training experiment's scale (preset, steps, parameters, seeds, task...): data, so the
+    # engine never imports the experiments to say how big a run was.
+    scale: dict[str, Any] = field(default_factory=dict)
 
     # -- recording -------------------------------------------------------------------------
     def record_inputs(self, **inputs: Any) -> None:
         self.inputs.update({k: _plain(v) for k, v in inputs.items()})
+
+    def conclude(self, sentence: str) -> None:
+        """This check's finding: one short sentence rendered from the numbers it measured
+        (claimed beside measured), never a label; the claim's finding is composed of these."""
+        self.finding = _as_text(sentence).strip().rstrip(".")
+
+    def table(self, caption: str, columns: list[str], rows: list[list[Any]]) -> None:
+        self.tables.append(
+            Table(caption, [str(c) for c in columns], [[_plain(v) for v in r] for r in rows])
+        )
+
+    def record_scale(self, **scale: Any) -> None:
+        """The scale of the experiment behind this check (see SCALE_KEYS)."""
+        self.scale.update({k: _plain(v) for k, v in scale.items()})
 
     def note(self, text: str) -> None:
         self.notes.append(text if isinstance(text, str) else _as_text(text))
@@ -264,7 +303,7 @@ class Evidence:
         inside = (lo is None or low >= lo) and (hi is None or high <= hi)
         outside = (lo is not None and high < lo) or (hi is not None and low > hi)
         decision = "holds" if inside else "fails" if outside else "inconclusive"
-        shown = f"[{'-∞' if lo is None else f'{lo:g}'}, {'∞' if hi is None else f'{hi:g}'}]"
+        shown = f"[{'-∞' if lo is None else _bound(lo)}, {'∞' if hi is None else _bound(hi)}]"
         text = f"{rule}; interval [{low:.4g}, {high:.4g}] vs region {shown}: {decision}"
         if decision == "inconclusive" and needed:
             text += f" ({needed})"
@@ -279,6 +318,7 @@ class Evidence:
                 text,
                 decision == "holds",
                 inconclusive=decision == "inconclusive",
+                needed=(needed or None) if decision == "inconclusive" else None,
             )
         )
         return decision
@@ -308,6 +348,17 @@ class Evidence:
             "falsifying_example": (
                 None if self.falsifying_example is None else _as_text(self.falsifying_example)
             ),
+            "finding": None if self.finding is None else _as_text(self.finding),
+            "tables": [
+                {
+                    "caption": _as_text(t.caption),
+                    "columns": [_as_text(c) for c in t.columns],
+                    "rows": [[_plain(v) for v in row] for row in t.rows],
+                }
+                for t in self.tables
+                if isinstance(t, Table)
+            ],
+            "scale": _plain(self.scale) if isinstance(self.scale, dict) else {},
         }
 
 

@@ -181,6 +181,29 @@ def _reading_rule_errors(
     return errors
 
 
+def _family_errors(
+    doc: PositionedDocument, index: int, raw: dict[str, Any]
+) -> list[ClaimFileError]:
+    """`expect` comes from the claim's own verdict family (docs/design.md, "Empirical claims"):
+    a training outcome is REPRODUCED / NOT REPRODUCED / PARTLY REPRODUCED / INCONCLUSIVE, a
+    statement SUPPORTED / REFUTED / PARTLY SUPPORTED / INCONCLUSIVE. A claim that mixes an
+    experiment with mathematics is split into two claims, one of each kind."""
+    kind, expect = Kind(raw["kind"]), Verdict(raw["expect"])
+    if expect.allowed_for(kind):
+        return []
+    if kind is Kind.EMPIRICAL:
+        hint = f"use {expect.for_kind(kind).value}: a training outcome is reported as reproduced"
+    else:
+        hint = "REPRODUCED / NOT REPRODUCED / PARTLY REPRODUCED are for kind 'empirical' only"
+    return [
+        ClaimFileError(
+            doc.location(("claims", index, "expect")),
+            f"claim {raw['id']!r} (kind {kind.value}): expect {expect.value!r} is not a verdict "
+            f"of its family ({hint}; a claim mixing an experiment with mathematics is split)",
+        )
+    ]
+
+
 def load_file(file: Path, schema_path: Path) -> list[Claim]:
     """Claims of one file; raises ClaimErrors listing every problem found in it."""
     doc = read_yaml(file)
@@ -200,6 +223,7 @@ def load_file(file: Path, schema_path: Path) -> list[Claim]:
                 )
             seen_readings[reading["id"]] = r_index
         errors.extend(_reading_rule_errors(doc, index, raw))
+        errors.extend(_family_errors(doc, index, raw))
         claims.append(_claim_from(doc, index, raw, doc.data["section"]))
     if errors:
         raise ClaimErrors(errors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 
@@ -12,10 +13,45 @@ class Verdict(enum.StrEnum):
     SUPPORTED = "SUPPORTED"
     REFUTED = "REFUTED"
     PARTLY_SUPPORTED = "PARTLY SUPPORTED"
+    # A training outcome at a stated scale (docs/design.md, "Empirical claims"): what a small
+    # experiment reproduced, never "the article is true / wrong".
+    REPRODUCED = "REPRODUCED"
+    NOT_REPRODUCED = "NOT REPRODUCED"
+    PARTLY_REPRODUCED = "PARTLY REPRODUCED"
     INCONCLUSIVE = "INCONCLUSIVE"
     NOT_CHECKABLE = "NOT CHECKABLE"
     ERROR = "ERROR"
     NOT_RUN = "NOT RUN"
+
+    @property
+    def family(self) -> Family:
+        if self in _STATEMENT_ONLY:
+            return Family.STATEMENT
+        if self in _EXPERIMENT_ONLY:
+            return Family.EXPERIMENT
+        return Family.SHARED
+
+    def for_kind(self, kind: Kind) -> Verdict:
+        """The verdict in the family of a claim of this kind: the rules decide SUPPORTED /
+        REFUTED / PARTLY SUPPORTED, and a last step relabels them for a training outcome."""
+        if kind is Kind.EMPIRICAL:
+            return _AS_EXPERIMENT.get(self, self)
+        return self
+
+    def allowed_for(self, kind: Kind) -> bool:
+        """Whether this verdict belongs to the family of a claim of this kind."""
+        wanted = Family.EXPERIMENT if kind is Kind.EMPIRICAL else Family.STATEMENT
+        return self.family in (wanted, Family.SHARED)
+
+
+class Family(enum.StrEnum):
+    """Which verdict values a claim can take: a statement decided by mathematics or printed
+    numbers, or a training experiment at its scale; INCONCLUSIVE and the run's own outcomes
+    (ERROR, NOT RUN, NOT CHECKABLE) are shared."""
+
+    STATEMENT = "statement"
+    EXPERIMENT = "experiment"
+    SHARED = "shared"
 
 
 class Kind(enum.StrEnum):
@@ -27,6 +63,17 @@ class Kind(enum.StrEnum):
     IMPLEMENTATION = "implementation"
     EMPIRICAL = "empirical"
     NOT_CHECKABLE = "not-checkable"
+
+
+_AS_EXPERIMENT = MappingProxyType(
+    {
+        Verdict.SUPPORTED: Verdict.REPRODUCED,
+        Verdict.REFUTED: Verdict.NOT_REPRODUCED,
+        Verdict.PARTLY_SUPPORTED: Verdict.PARTLY_REPRODUCED,
+    }
+)
+_STATEMENT_ONLY = frozenset(_AS_EXPERIMENT)
+_EXPERIMENT_ONLY = frozenset(_AS_EXPERIMENT.values())
 
 
 class Role(enum.StrEnum):
@@ -73,6 +120,16 @@ class Claim:
     @property
     def checkable(self) -> bool:
         return self.kind is not Kind.NOT_CHECKABLE
+
+    @property
+    def empirical(self) -> bool:
+        """A training outcome: its verdicts are REPRODUCED / NOT REPRODUCED / PARTLY
+        REPRODUCED / INCONCLUSIVE at a stated scale."""
+        return self.kind is Kind.EMPIRICAL
+
+    @property
+    def family(self) -> Family:
+        return Family.EXPERIMENT if self.empirical else Family.STATEMENT
 
     def reading(self, reading_id: str) -> Reading | None:
         return next((r for r in self.readings if r.id == reading_id), None)

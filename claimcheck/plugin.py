@@ -20,6 +20,7 @@ import pytest
 from softmax_claimcheck.claimcheck.context import ClaimContext
 from softmax_claimcheck.claimcheck.evidence import Evidence
 from softmax_claimcheck.claimcheck.linking import MARKER
+from softmax_claimcheck.claimcheck.report import scales
 from softmax_claimcheck.claimcheck.session import EVIDENCE_KEY, ClaimRun
 
 RUN_KEY = pytest.StashKey[ClaimRun]()
@@ -56,6 +57,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="VERDICT_JSON",
         help="a previous verdict.json; the report shows what changed",
     )
+    scales.add_options(group, parser)
     parser.addini("claimcheck_claims_dir", "directory of claim YAML files", default="")
     parser.addini("claimcheck_reports_dir", "where reports are written", default="reports")
     parser.addini(

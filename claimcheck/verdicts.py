@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from softmax_claimcheck.claimcheck import findings
 from softmax_claimcheck.claimcheck.model import Claim, Verdict
 
 
@@ -81,6 +82,13 @@ class ClaimResult:
         return self.verdict is self.claim.expect
 
 
+DECIDED = (
+    Verdict.SUPPORTED,
+    Verdict.REFUTED,
+    Verdict.PARTLY_SUPPORTED,
+    Verdict.INCONCLUSIVE,
+)
+
 # Which implementations a claim's scope covers: None when the claim names no scope (every check
 # decides), else the ids of the built-in implementations in its selection (empty for 'math').
 ScopeMembers = Callable[[str | None], frozenset[str] | None]
@@ -89,12 +97,6 @@ ScopeMembers = Callable[[str | None], frozenset[str] | None]
 def every_check_decides(_scope: str | None) -> frozenset[str] | None:
     """The scope rule of a run that knows no implementations: every check decides."""
     return None
-
-
-def _names(checks: Iterable[CheckResult]) -> str:
-    labels = sorted({c.label for c in checks})
-    shown = ", ".join(labels[:8])
-    return shown + (f" and {len(labels) - 8} more" if len(labels) > 8 else "")
 
 
 def standing_of(claim: Claim, check: CheckResult, members: frozenset[str] | None) -> Standing:
@@ -132,13 +134,18 @@ def decide(
     """Apply the rules of docs/design.md to one claim."""
     checks = list(checks)
     if not claim.checkable:
-        return ClaimResult(claim, Verdict.NOT_CHECKABLE, claim.reason or "", checks)
+        reason = findings.first_sentences(claim.reason or "")
+        return ClaimResult(claim, Verdict.NOT_CHECKABLE, reason, checks)
     members = scope_members(claim.scope)
     for check in checks:
         check.standing = standing_of(claim, check, members)
     deciding = [c for c in checks if c.standing is Standing.DECIDES]
 
     def result(verdict: Verdict, why: str, cause: NotRunCause | None = None) -> ClaimResult:
+        if verdict in DECIDED:  # the finding, from the numbers the checks measured
+            why = findings.compose(claim, verdict, parts, alternatives, checks)
+        # The last step: a training outcome is reported in its own family (REPRODUCED...).
+        verdict = verdict.for_kind(claim.kind)
         return ClaimResult(claim, verdict, why, checks, parts, alternatives, cause)
 
     units = [r.id for r in claim.deciding_readings] or [""]
@@ -150,18 +157,22 @@ def decide(
         if not r.decides
     }
     skipped = [c for c in deciding if c.outcome is Outcome.SKIPPED]
-    skip_note = f" Not run here: {_names(skipped)}." if skipped else ""
 
     crashed = [c for c in checks if c.outcome is Outcome.CRASHED]
     if crashed:
+        first = sorted(crashed, key=lambda c: c.nodeid)[0]
+        what = " ".join(first.message.split())[:200] or "no message"
         return result(
-            Verdict.ERROR, f"A check crashed (a harness defect, not evidence): {_names(crashed)}."
+            Verdict.ERROR,
+            f"A check of ours crashed, a harness defect and not evidence ({len(crashed)} "
+            f"check(s); first: {what}).",
         )
     stopped = [c for c in deciding if c.outcome is Outcome.NOT_EXECUTED]
     if stopped:
         return result(
             Verdict.NOT_RUN,
-            f"The run stopped before {len(stopped)} deciding check(s) ran: {_names(stopped)}.",
+            f"The run stopped before {len(stopped)} of the {len(deciding)} deciding check(s) "
+            "ran; they are listed in the details.",
             NotRunCause.STOPPED,
         )
     unselected = [u for u, o in parts.items() if o == "not selected"]
@@ -186,43 +197,15 @@ def decide(
 
     holding = [u for u, o in parts.items() if o == Outcome.HOLDS.value]
     failing = [u for u, o in parts.items() if o == Outcome.FAILS.value]
-    undecided = [u for u, o in parts.items() if o == Outcome.INCONCLUSIVE.value]
-    alt_note = "".join(
-        f" Under the alternative reading {_unit_text(claim, a)} the check {o}."
-        for a, o in alternatives.items()
-        if o in (Outcome.HOLDS.value, Outcome.FAILS.value, Outcome.INCONCLUSIVE.value)
-    )
+    # Precedence (docs/design.md): all hold; none holds and one fails; some of each; else the
+    # rest is inconclusive. The finding is composed from the checks' numbers (findings.py).
     if len(holding) == len(units):
-        n = sum(1 for c in deciding if c.outcome is Outcome.HOLDS)
-        return result(Verdict.SUPPORTED, f"All {n} deciding checks hold.{skip_note}{alt_note}")
+        return result(Verdict.SUPPORTED, "")
     if failing and not holding:
-        fails = [c for c in deciding if c.outcome is Outcome.FAILS]
-        if claim.ambiguous and len(failing) == len(units):
-            why = "Both readings fail."
-        elif units == [""]:
-            why = f"The statement fails: {_names(fails)}."
-        else:
-            why = "Fails: " + "; ".join(_unit_text(claim, u) for u in failing) + "."
-        return result(Verdict.REFUTED, f"{why}{skip_note}{alt_note}")
+        return result(Verdict.REFUTED, "")
     if failing and holding:
-        kind = "reading" if claim.ambiguous else "part"
-        why = (
-            f"Holds for the {kind}(s) "
-            + "; ".join(_unit_text(claim, u) for u in holding)
-            + f" — fails for the {kind}(s) "
-            + "; ".join(_unit_text(claim, u) for u in failing)
-            + "."
-        )
-        return result(Verdict.PARTLY_SUPPORTED, f"{why}{skip_note}{alt_note}")
-    undecided_checks = [c for c in deciding if c.outcome is Outcome.INCONCLUSIVE]
-    detail = "; ".join(sorted({c.message for c in undecided_checks if c.message}))
-    return result(
-        Verdict.INCONCLUSIVE,
-        "The statistical evidence does not decide "
-        + ", ".join(_unit_text(claim, u) for u in undecided)
-        + (f": {detail}" if detail else "")
-        + f".{skip_note}{alt_note}",
-    )
+        return result(Verdict.PARTLY_SUPPORTED, "")
+    return result(Verdict.INCONCLUSIVE, "")
 
 
 def decide_all(

@@ -10,6 +10,12 @@ here, so a function is classified the same way everywhere.
 Calling conventions:
 
 * softmax / log-softmax: `f(x, axis=-1)` or `f(x, dim=-1)`, numpy arrays or torch tensors;
+  or `f(x)` with no axis keyword (scikit-learn's `softmax(X, copy=True)`, an `nn.Module` such as
+  `torch.nn.Softmax(dim=-1)`): the softmax over the last axis, called as `f(x)`; a non-last axis
+  is then not supported (it is never emulated by moving axes around the user's function);
+* any callable: a function, an object with `__call__`, an `nn.Module` (its `forward` signature
+  is read). A spec names an instance as `module:Class(arguments)` with literal arguments
+  (`torch.nn:Softmax(dim=-1)`), read with `ast.literal_eval`, never `eval`;
 * attention: `torch.nn.functional.scaled_dot_product_attention`'s convention (the one attention
   convention), `f(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
   scale=None, enable_gqa=False)`, shapes (..., L, E), (..., S, E), (..., S, Ev). Only keywords
@@ -21,8 +27,10 @@ Calling conventions:
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,15 +41,39 @@ import numpy as np
 from softmax_claimcheck.impl.calling import Call, capture, did, returned
 from softmax_claimcheck.impl.model import Implementation
 from softmax_claimcheck.impl.returns import checked_return
+from softmax_claimcheck.impl.unsupported import NotSupported
 
 KINDS = ("softmax", "log-softmax", "attention")
 SDPA_KEYWORDS = ("attn_mask", "is_causal", "scale")
 PROBE = np.array([[0.0, 1.0, 2.0], [3.0, 1.0, -1.0]])  # two rows: a (2, 3) output comes back
 SIGNATURE_HELP = (
-    "a softmax must take the array and an `axis` or `dim` keyword: f(x, axis=-1) or "
-    "f(x, dim=-1); an attention must take (query, key, value, ...) as torch's "
-    "scaled_dot_product_attention does"
+    "a softmax must take the array, with an `axis` or `dim` keyword or alone: f(x, axis=-1), "
+    "f(x, dim=-1) or f(x) (over the last axis); an attention must take (query, key, value, "
+    "...) as torch's scaled_dot_product_attention does"
 )
+
+
+CONVENTIONS = {
+    "axis": "called as f(x, axis=...)",
+    "dim": "called as f(x, dim=...)",
+    "axis-or-dim": "called as f(x, axis=...), or f(x, dim=...) when it rejects axis",
+    "x": "called as f(x): softmax over the last axis",
+    "sdpa": "called as f(query, key, value, ...) with SDPA's keywords",
+}
+
+
+DEVICES = re.compile(r"cpu|cuda(:\d+)?|mps|xpu(:\d+)?")
+DEVICES_HELP = "choose from cpu, cuda, cuda:N, mps, xpu, xpu:N"
+
+
+def unknown_devices(devices: tuple[str, ...] | list[str]) -> list[str]:
+    """The names that are no device an implementation can be judged on (`tpu`, `garbage`)."""
+    return [d for d in devices if DEVICES.fullmatch(d) is None]
+
+
+def described(convention: str) -> str:
+    """The calling convention in words, as the command's output states it."""
+    return CONVENTIONS.get(convention, convention)
 
 
 class LoadError(Exception):
@@ -56,13 +88,18 @@ class Callee:
     kind: str  # softmax | log-softmax | attention
     backend: str  # numpy | torch
     fn: Callable[..., Any] = field(repr=False)
-    convention: str  # "axis" | "dim" | "axis-or-dim" | "sdpa"
+    convention: str  # "axis" | "dim" | "axis-or-dim" | "x" | "sdpa"
     supports: frozenset[str] = frozenset(SDPA_KEYWORDS)  # the SDPA keywords it takes
     _keyword: str | None = field(default=None, repr=False)  # learned for "axis-or-dim"
 
     def softmax(self, x: Any, axis: int = -1) -> Call:
         if self.convention in ("axis", "dim"):
             return capture(self.fn, x, **{self.convention: axis})
+        if self.convention == "x":
+            if axis not in (-1, len(getattr(x, "shape", ())) - 1):
+                reason = f"{CONVENTIONS['x']} only (it takes no axis keyword)"
+                return Call(not_supported=reason, error=NotSupported(reason))
+            return capture(self.fn, x)
         if self._keyword is not None:
             return capture(self.fn, x, **{self._keyword: axis})
         call = capture(self.fn, x, axis=axis)
@@ -71,6 +108,11 @@ class Callee:
             if not other.raised:
                 self._keyword = "dim"
                 return other
+            if other.exception.startswith("TypeError") and axis in (-1, x.ndim - 1):
+                alone = capture(self.fn, x)  # a C function that takes the array alone
+                if not alone.raised:
+                    self.convention = "x"
+                    return alone
         elif not call.raised:
             self._keyword = "axis"
         return call
@@ -101,11 +143,21 @@ def load_module(name: str) -> Any:
 
 
 def load(spec: str) -> tuple[Any, str]:
-    """`package.module:attribute[.attribute]` -> (the object, its name). What the module does
-    while it imports (printing, warnings, an exception, sys.exit) is captured, not shown."""
+    """`package.module:attribute[.attribute]` -> (the object, its name); `package.module:
+    Class(literal arguments)` -> an instance, e.g. `torch.nn:Softmax(dim=-1)` (the arguments are
+    read by ast.literal_eval, never evaluated). What the module does while it imports (printing,
+    warnings, an exception, sys.exit) is captured, not shown."""
     module_name, sep, attribute = spec.partition(":")
     if not sep or not module_name or not attribute:
-        raise LoadError(f"{spec}: expected package.module:function, e.g. scipy.special:softmax")
+        head, dot, tail = spec.partition("(")[0].rpartition(".")
+        example = (
+            f"{head}:{tail}{spec[len(head) + 1 + len(tail) :]}" if dot else "scipy.special:softmax"
+        )
+        raise LoadError(
+            f"{spec}: expected package.module:function (a colon before the function's name), "
+            f"e.g. {example}"
+        )
+    path, args, kwargs = _parse_attribute(spec, attribute)
     if "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")  # like `python -m`: modules in the current directory load
     loaded = capture(importlib.import_module, module_name)
@@ -114,11 +166,55 @@ def load(spec: str) -> tuple[Any, str]:
     if loaded.raised:
         raise LoadError(f"{spec}: importing {module_name!r} {did(loaded.exception)}")
     target: Any = loaded.output
-    for part in attribute.split("."):
+    for part in path.split("."):
         if not hasattr(target, part):
-            raise LoadError(f"{spec}: module {module_name!r} has no attribute {attribute!r}")
+            raise LoadError(f"{spec}: module {module_name!r} has no attribute {path!r}")
         target = getattr(target, part)
-    return target, attribute.rsplit(".", 1)[-1]
+    name = path.rsplit(".", 1)[-1]
+    if args is None:
+        if isinstance(target, type):
+            raise LoadError(
+                f"{spec} is a class, not a function: name an instance with its arguments, "
+                f"e.g. '{module_name}:{path}()' or '{module_name}:{path}(dim=-1)'"
+            )
+        return target, name
+    made = capture(target, *args, **kwargs)
+    if made.raised:
+        raise LoadError(f"{spec}: {path}(...) {did(made.exception)}")
+    return made.output, name
+
+
+def _parse_attribute(
+    spec: str, attribute: str
+) -> tuple[str, tuple[Any, ...] | None, dict[str, Any]]:
+    """`a.b` -> ("a.b", None, {}); `A(1, dim=-1)` -> ("A", (1,), {"dim": -1}); the arguments
+    must be Python literals."""
+    if "(" not in attribute:  # any attribute name (a module's __getattr__ may serve "sdpa-math")
+        return attribute, None, {}
+    hint = "e.g. torch.nn:Softmax(dim=-1); arguments must be literals (numbers, strings, ...)"
+    try:
+        tree = ast.parse(attribute, mode="eval").body
+    except SyntaxError:
+        raise LoadError(f"{spec}: cannot read {attribute!r}; {hint}") from None
+    if not isinstance(tree, ast.Call) or _dotted(tree.func) is None:
+        raise LoadError(f"{spec}: expected Class(arguments); {hint}")
+    try:
+        args = tuple(ast.literal_eval(a) for a in tree.args)
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in tree.keywords if k.arg is not None}
+    except (ValueError, TypeError, SyntaxError, RecursionError):
+        raise LoadError(f"{spec}: an argument is not a literal; {hint}") from None
+    if any(k.arg is None for k in tree.keywords):
+        raise LoadError(f"{spec}: **arguments are not read; {hint}")
+    return str(_dotted(tree.func)), args, kwargs
+
+
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return None if inner is None else f"{inner}.{node.attr}"
+    return None
 
 
 # -- learning -----------------------------------------------------------------------------------
@@ -171,11 +267,21 @@ def learn(
 
 
 def parameters(fn: Callable[..., Any]) -> dict[str, inspect.Parameter] | None:
-    """The function's parameters; None when its signature cannot be read (a C function)."""
+    """The function's parameters (an nn.Module's are its `forward`'s: its `__call__` takes
+    anything); None when its signature cannot be read (a C function)."""
+    if _is_module(fn):
+        fn = fn.forward  # type: ignore[attr-defined]
     try:
         return dict(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
         return None
+
+
+def _is_module(fn: Any) -> bool:
+    """A torch.nn.Module instance (told without importing torch)."""
+    return not isinstance(fn, type) and any(
+        c.__name__ == "Module" and c.__module__.startswith("torch.nn") for c in type(fn).__mro__
+    )
 
 
 def _positional_required(params: dict[str, inspect.Parameter]) -> list[str]:
@@ -185,6 +291,13 @@ def _positional_required(params: dict[str, inspect.Parameter]) -> list[str]:
         if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         and p.default is inspect.Parameter.empty
     ]
+
+
+_POSITIONAL = (
+    inspect.Parameter.POSITIONAL_ONLY,
+    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    inspect.Parameter.VAR_POSITIONAL,
+)
 
 
 def _make(
@@ -207,9 +320,11 @@ def _make(
         if params is not None:
             keyword = next((k for k in ("axis", "dim") if k in params), None)
             others = set(_positional_required(params)) - {keyword}
-            if (keyword is None and not var_keyword) or len(others) > 1:
-                raise LoadError(f"wrong signature {name}{inspect.signature(fn)}; {SIGNATURE_HELP}")
-            convention = keyword or "axis-or-dim"
+            positional = [p for p in params.values() if p.kind in _POSITIONAL]
+            if len(others) > 1 or not (keyword or var_keyword or positional):
+                shown = f"{name}({', '.join(str(p) for p in params.values())})"
+                raise LoadError(f"wrong signature {shown}; {SIGNATURE_HELP}")
+            convention = keyword or ("axis-or-dim" if var_keyword else "x")
         callee = Callee(name, kind, backend or "?", fn, convention)
     if backend is None:
         callee.backend = _probe_backend(callee)
@@ -260,6 +375,17 @@ def _probe_inputs(kind: str, backend: str, dtype: str) -> tuple[Any, ...]:
     import torch
 
     return tuple(torch.tensor(a, dtype=getattr(torch, dtype)) for a in arrays)
+
+
+def probe(callee: Callee, dtype: str, device: str = "cpu") -> Call:
+    """One call on the tiny probe input in this dtype, on this device (torch)."""
+    args = _probe_inputs(callee.kind, callee.backend, dtype)
+    if callee.backend == "torch":
+        args = tuple(a.to(device) for a in args)
+    with np.errstate(all="ignore"):
+        if callee.kind == "attention":
+            return callee.attention(*args)
+        return callee.softmax(args[0], -1)
 
 
 def _probe_backend(callee: Callee) -> str:

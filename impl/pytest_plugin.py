@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from softmax_claimcheck.impl.loading import Callee, LoadError, RegistryFunction, learn, load
+from softmax_claimcheck.impl.loading import (
+    DEVICES_HELP,
+    Callee,
+    LoadError,
+    RegistryFunction,
+    learn,
+    load,
+    unknown_devices,
+)
 from softmax_claimcheck.impl.model import ALL_DTYPES, NUMPY_DTYPES, ImplCase, Implementation
 
 if TYPE_CHECKING:
@@ -97,6 +105,24 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[REGISTRY_KEY] = registry.with_added(found)
 
 
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """`pytest --impl X` that collected nothing (an empty folder, no checkout): say where the
+    article's checks are instead of ending with exit 5 and no word about --impl."""
+    specs = config.getoption("impl", None) or []
+    if not specs or exitstatus != pytest.ExitCode.NO_TESTS_COLLECTED:
+        return
+    impl = " ".join(f"--impl {s}" for s in specs)
+    terminalreporter.write_line(
+        f"--impl: no check was collected here, so nothing judged {', '.join(specs)}. The "
+        f"article's checks ship with the package: run `softmax-claimcheck check {impl}` "
+        "(pytest options may follow), or `pytest tests/checks "
+        f"{impl}` in a checkout; `softmax-claimcheck conform {specs[0]}` judges it by the "
+        "conformance properties.",
+        yellow=True,
+        bold=True,
+    )
+
+
 # -- what the engine learns about implementations (claimcheck/hookspecs.py) ---------------------
 @pytest.hookimpl(optionalhook=True)
 def pytest_claimcheck_scope_members(config: pytest.Config, scope: str) -> frozenset[str] | None:
@@ -130,9 +156,15 @@ def _declared(config: pytest.Config) -> dict[str, Any]:
     unknown = sorted(set(dtypes or ()) - set(ALL_DTYPES))
     if unknown:
         raise pytest.UsageError(f"--impl-dtypes: unknown dtype(s) {', '.join(unknown)}")
+    devices = split("impl_devices")
+    unknown = unknown_devices(devices or ())
+    if unknown:
+        raise pytest.UsageError(
+            f"--impl-devices: unknown device(s) {', '.join(unknown)}; {DEVICES_HELP}"
+        )
     return {
         "dtypes": dtypes,
-        "devices": split("impl_devices"),
+        "devices": devices,
         "fully_masked": config.getoption("impl_fully_masked", None),
     }
 

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from softmax_claimcheck.claimcheck.errors import excerpt, shorten
-from softmax_claimcheck.claimcheck.report.verdict_json import (
-    SCHEMA_VERSION,
-)  # the layout this code compares
+from softmax_claimcheck.claimcheck.model import Kind, Verdict
+from softmax_claimcheck.claimcheck.report.verdict_json import (  # the layouts this code compares
+    READABLE_VERSIONS,
+)
 
 MAX_BYTES = 512 * 1024 * 1024
 MAX_DEPTH = 200  # a verdict.json is about 12 levels deep; deeper data is not one of ours
@@ -74,6 +75,7 @@ def _empty(previous_file: Path, error: str | None = None) -> dict[str, Any]:
         "previous_commit": "?",
         "environment_changed": [],
         "verdicts_changed": [],
+        "relabelled": [],
         "added": [],
         "removed": [],
         "outcomes_changed": [],
@@ -152,10 +154,10 @@ def _shape_problem(data: Any) -> str | None:
     if "schema_version" not in data:
         return "not a verdict.json: it has no 'schema_version'"
     version = data["schema_version"]
-    if version != SCHEMA_VERSION or isinstance(version, bool):
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
         return (
             f"written with verdict.json schema_version {excerpt(version, 40)}; this version "
-            f"compares schema_version {SCHEMA_VERSION} only"
+            f"compares schema_version {' and '.join(map(str, READABLE_VERSIONS))} only"
         )
     claims = data.get("claims")
     if not isinstance(claims, list):
@@ -232,6 +234,19 @@ def compare_loaded(
         )
 
 
+def _relabel(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """An experiment's verdict from a schema-2 file (SUPPORTED / REFUTED / PARTLY SUPPORTED)
+    that now reads in the experiment family (REPRODUCED / NOT REPRODUCED / PARTLY REPRODUCED):
+    the same outcome under its new name, not a change."""
+    if after.get("family") != "experiment":
+        return False
+    try:
+        old = Verdict(before["verdict"])
+    except ValueError:
+        return False
+    return old.for_kind(Kind.EMPIRICAL).value == after["verdict"] and old.value != after["verdict"]
+
+
 def _compare(current: dict[str, Any], previous: dict[str, Any], file: Path) -> dict[str, Any]:
     before = {c["id"]: c for c in previous["claims"]}
     after = {c["id"]: c for c in current["claims"]}
@@ -251,6 +266,12 @@ def _compare(current: dict[str, Any], previous: dict[str, Any], file: Path) -> d
             {"claim_id": cid, "before": before[cid]["verdict"], "after": after[cid]["verdict"]}
             for cid in sorted(set(before) & set(after))
             if before[cid]["verdict"] != after[cid]["verdict"]
+            and not _relabel(before[cid], after[cid])
+        ],
+        relabelled=[
+            {"claim_id": cid, "before": before[cid]["verdict"], "after": after[cid]["verdict"]}
+            for cid in sorted(set(before) & set(after))
+            if before[cid]["verdict"] != after[cid]["verdict"] and _relabel(before[cid], after[cid])
         ],
         added=sorted(set(after) - set(before)),
         removed=sorted(set(before) - set(after)),

@@ -22,14 +22,18 @@ def render(data: dict[str, Any]) -> str:
     ]
     if not data["summary"].get("finished", True):
         lines += ["**This run did not finish: the list below is incomplete.**", ""]
-    wrong = [c for c in data["claims"] if c["verdict"] in ("REFUTED", "PARTLY SUPPORTED")]
+    wrong = [
+        c
+        for c in data["claims"]
+        if c["verdict"] in ("REFUTED", "PARTLY SUPPORTED") and c.get("family") != "experiment"
+    ]
     lines += ["## Statements", ""]
     if not wrong:
         lines.append("No statement was found wrong.")
     for claim in wrong:
         lines.append(
             f"- **{claim['section']}** — “{claim['quote']}”: {claim['verdict']}. "
-            f"{claim['explanation']}"
+            f"{claim.get('finding') or claim.get('explanation', '')}"
         )
     lines += ["", "## Numbers", ""]
     if not data["errata"]:

@@ -15,6 +15,9 @@ BADGE_ORDER = (
     "SUPPORTED",
     "PARTLY SUPPORTED",
     "REFUTED",
+    "REPRODUCED",
+    "PARTLY REPRODUCED",
+    "NOT REPRODUCED",
     "INCONCLUSIVE",
     "NOT CHECKABLE",
     "NOT RUN",
@@ -45,6 +48,41 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+CUT = 160  # characters of a value shown in a key/value table; the rest is in verdict.json
+
+
+def _cut(value: Any, limit: int = CUT) -> str:
+    """A value for a short key/value table: formatted, long text cut with "…"."""
+    text = _fmt(value) if not isinstance(value, str) else value
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _rows(value: Any) -> list[tuple[str, Any]]:
+    """A mapping as (key, value) rows; nested mappings flattened one level as "key.sub"."""
+    if not isinstance(value, dict):
+        return [("", value)]
+    rows: list[tuple[str, Any]] = []
+    for key, item in value.items():
+        if isinstance(item, dict) and not ({"count", "first"} <= item.keys()) and len(item) <= 16:
+            rows += [(f"{key}.{sub}", v) for sub, v in item.items()]
+        else:
+            rows.append((str(key), item))
+    return rows
+
+
+def _figures(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The figures of a claim's deciding checks, each once (by caption): shown beside the
+    finding of a training claim."""
+    seen: dict[str, dict[str, Any]] = {}
+    for check in checks:
+        if check.get("standing") != "decides":
+            continue
+        for figure in (check.get("evidence") or {}).get("figures") or []:
+            seen.setdefault(figure.get("caption", ""), figure)
+    return list(seen.values())
+
+
 def _closest(comparisons: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The numeric comparison nearest its bound: what a reader of a passing check wants to see."""
     numeric = [
@@ -68,6 +106,9 @@ def _environment() -> jinja2.Environment:
     env.filters["css"] = _css_class
     env.filters["fmt"] = _fmt
     env.filters["closest"] = _closest
+    env.filters["cut"] = _cut
+    env.filters["rows"] = _rows
+    env.filters["figures"] = _figures
     return env
 
 

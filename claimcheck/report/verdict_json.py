@@ -9,10 +9,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from softmax_claimcheck.claimcheck.evidence import Evidence, _plain
+from softmax_claimcheck.claimcheck.findings import merged_scale
 from softmax_claimcheck.claimcheck.model import Verdict
 from softmax_claimcheck.claimcheck.verdicts import CheckResult, ClaimResult, Outcome, Standing
 
-SCHEMA_VERSION = 2
+# 3: findings (`finding` replaces `explanation`), verdict families (REPRODUCED...), each claim's
+# `family` and training `scale`, `not_run_here`, experiments counted apart in `at_a_glance`.
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (2, 3)  # what --compare-with reads
 IMPL_KEYS = ("implementation", "device", "dtype")
 EXACT_BITS = 10**6  # a check without an implementation computes with the exact oracle
 
@@ -66,11 +70,34 @@ def _claim_dict(result: ClaimResult) -> dict[str, Any]:
         "expect": claim.expect.value,
         "verdict": result.verdict.value,
         "matches_expect": result.matches_expect,
-        "explanation": result.explanation,
+        "family": claim.family.value,
+        "finding": result.explanation,
+        "not_run_here": _not_run_here(result),
+        "scale": _scale(result),
         "not_run_cause": result.not_run_cause.value if result.not_run_cause else None,
         "rerun": rerun_commands(claim.id) if claim.checkable else [],
         "checks": [_check_dict(c) for c in sorted(result.checks, key=lambda c: c.nodeid)],
     }
+
+
+def _not_run_here(result: ClaimResult) -> list[dict[str, Any]]:
+    """Deciding checks skipped for an environmental reason (no CUDA device): listed apart from
+    the finding, one entry per reason."""
+    reasons: dict[str, int] = {}
+    for check in result.checks:
+        if check.outcome is Outcome.SKIPPED and check.standing is Standing.DECIDES:
+            reason = check.message or "no reason given"
+            reasons[reason] = reasons.get(reason, 0) + 1
+    return [{"reason": r, "checks": n} for r, n in sorted(reasons.items())]
+
+
+def _scale(result: ClaimResult) -> dict[str, Any] | None:
+    """A training claim's scale (preset, steps, parameters, seeds, tasks...), from its deciding
+    checks' evidence."""
+    if not result.claim.empirical:
+        return None
+    deciding = [c for c in result.checks if c.standing is Standing.DECIDES]
+    return merged_scale(deciding) or None
 
 
 def _reading_outcomes(result: ClaimResult, reading_id: str) -> dict[str, int]:
@@ -91,10 +118,14 @@ def _precision_rank(check: CheckResult) -> int:
 
 
 def errata(results: Iterable[ClaimResult]) -> list[dict[str, Any]]:
-    """Each printed number that does not hold, with the true value from the most precise check."""
+    """Each printed number that does not hold, with the true value from the most precise check.
+    Training outcomes never appear here: a small run's result is no correction to the article."""
     rows = []
     for result in results:
-        if result.verdict not in (Verdict.REFUTED, Verdict.PARTLY_SUPPORTED):
+        if result.claim.empirical or result.verdict not in (
+            Verdict.REFUTED,
+            Verdict.PARTLY_SUPPORTED,
+        ):
             continue
         best: dict[str, tuple[int, dict[str, Any]]] = {}
         for check in result.checks:
@@ -162,13 +193,16 @@ def implementation_matrix(results: Iterable[ClaimResult]) -> dict[str, Any]:
     return {"columns": sorted(columns), "rows": rows}
 
 
-def at_a_glance(verdicts: list[ClaimResult], errata_rows: list[dict[str, Any]]) -> dict[str, int]:
+def at_a_glance(verdicts: list[ClaimResult], errata_rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The few numbers a reader takes in first: how many checkable statements hold, how many are
     wrong (in whole or in part), how many printed numbers are wrong."""
-    decided = [r for r in verdicts if r.claim.checkable]
-    count = {v: sum(1 for r in decided if r.verdict is v) for v in Verdict}
+    statements = [r for r in verdicts if r.claim.checkable and not r.claim.empirical]
+    experiments = [r for r in verdicts if r.claim.checkable and r.claim.empirical]
+    count = {v: sum(1 for r in statements if r.verdict is v) for v in Verdict}
+    ran = {v: sum(1 for r in experiments if r.verdict is v) for v in Verdict}
+    presets = sorted({str(s["preset"]) for r in experiments if (s := _scale(r)) and "preset" in s})
     return {
-        "checkable": len(decided),
+        "checkable": len(statements),
         "hold": count[Verdict.SUPPORTED],
         "wrong": count[Verdict.REFUTED],
         "partly_wrong": count[Verdict.PARTLY_SUPPORTED],
@@ -177,6 +211,17 @@ def at_a_glance(verdicts: list[ClaimResult], errata_rows: list[dict[str, Any]]) 
         "errors": count[Verdict.ERROR],
         "not_checkable": sum(1 for r in verdicts if not r.claim.checkable),
         "wrong_numbers": len(errata_rows),
+        # Training outcomes at their small scale: counted apart, never "the article is wrong".
+        "experiments": {
+            "run": len(experiments),
+            "reproduced": ran[Verdict.REPRODUCED],
+            "not_reproduced": ran[Verdict.NOT_REPRODUCED],
+            "partly_reproduced": ran[Verdict.PARTLY_REPRODUCED],
+            "undecided": ran[Verdict.INCONCLUSIVE],
+            "not_run": ran[Verdict.NOT_RUN],
+            "errors": ran[Verdict.ERROR],
+            "presets": presets,
+        },
     }
 
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from softmax_claimcheck.claimcheck.report import environment, errata_md, html, verdict_json
+from softmax_claimcheck.claimcheck.report import environment, errata_md, html, scales, verdict_json
 
 STALE_LOGS = ("junit.xml", "tests.html")
 
@@ -70,6 +70,9 @@ def write_reports(run: Any, out_dir: Path) -> dict[str, Path]:
         run.phase_s,
         run.interrupted,
     )
+    other_scale = scales.for_run(run.config)
+    if other_scale is not None:
+        data["gpu_scale"] = other_scale
     if run.previous is not None:
         from softmax_claimcheck.claimcheck.report.compare import compare_loaded
 

@@ -8,13 +8,17 @@ From Python or a pytest suite::
     assert result.ok, result.summary()
     assert_conforms(torch.nn.functional.scaled_dot_product_attention, kind="attention")
 
-`check` takes a function (softmax/log-softmax `f(x, axis=-1)` or `f(x, dim=-1)`; attention with
-the calling convention of torch's `scaled_dot_product_attention`), a `"module:function"` string,
-or a registry `impl.model.Implementation`; it returns a `Result` (results.py).
+`check` takes a callable (softmax/log-softmax `f(x, axis=-1)`, `f(x, dim=-1)` or `f(x)` over the
+last axis, a callable object or an nn.Module; attention with the calling convention of torch's
+`scaled_dot_product_attention`), a `"module:function"` or `"module:Class(literal args)"` string,
+or a registry `impl.model.Implementation`; it returns a `Result` (results.py). `require=` names
+properties that must hold: "not supported" fails them. What cannot be judged (an unknown dtype,
+device or property, a class instead of an instance) raises UsageError.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -49,9 +53,12 @@ def check(
     fully_masked: str | None = None,
     backend: str | None = None,
     properties: Sequence[str] | None = None,
+    require: Sequence[str] | None = None,
     name: str | None = None,
 ) -> Result:
-    """Judge `fn` by every property of its kind on each declared device and dtype."""
+    """Judge `fn` by every property of its kind on each declared device and dtype. A property
+    in `require` that is not supported (no autograd graph, no `attn_mask` keyword, no axis
+    keyword) fails instead, on the declared dtypes and devices."""
     from softmax_claimcheck.conformance.runner import run
 
     label: str
@@ -75,7 +82,29 @@ def check(
         fully_masked=fully_masked,
         backend=backend,
     )
-    return run(subject, only=set(properties) if properties else None)
+    required = _property_ids(subject.kind, "--require", _split(require) or ())
+    only = _property_ids(subject.kind, "--property", _split(properties) or ())
+    subject.declared["require"] = sorted(required) or None
+    return run(subject, only=(only | required) if only else None, required=required)
+
+
+def _property_ids(kind: str, option: str, ids: Sequence[str]) -> frozenset[str]:
+    """The ids, each a property of this kind; otherwise a UsageError naming the ones it has."""
+    from softmax_claimcheck.conformance.catalogue import catalogue
+
+    known = [p.id for p in catalogue(kind)]
+    for prop in ids:
+        if prop in known:
+            continue
+        other = [k for k in ("softmax", "log-softmax", "attention") if k != kind]
+        elsewhere = [k for k in other if prop in {p.id for p in catalogue(k)}]
+        what = f"a property of {elsewhere[0]}, not of {kind}" if elsewhere else "no such property"
+        close = difflib.get_close_matches(prop, known, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise UsageError(
+            f"{option} {prop}: {what}; {hint}the {kind} properties: {', '.join(known)}"
+        )
+    return frozenset(ids)
 
 
 def assert_conforms(fn: Callable[..., Any] | str | Any, **options: Any) -> Result:

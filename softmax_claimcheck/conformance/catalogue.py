@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from softmax_claimcheck.conformance import attention_properties as AP
+from softmax_claimcheck.conformance import range_properties as RP
 from softmax_claimcheck.conformance import softmax_properties as SP
 from softmax_claimcheck.conformance.harness import Ctx
 
@@ -58,7 +59,8 @@ CATALOGUE: tuple[Property, ...] = (
         SL,
         "exact zero weight at −∞",
         "a −∞ score gets exactly 0 (log-softmax: stays −∞), whatever the finite scores beside "
-        "it (also below −10⁴)",
+        "it (also below −10⁴, and at every magnitude down to the dtype's −max: a kernel that "
+        "takes any score below a large negative constant as masked fails)",
         SP.check_zero_at_neg_inf,
     ),
     Property(
@@ -86,15 +88,48 @@ CATALOGUE: tuple[Property, ...] = (
         "large-scores",
         SL,
         "large finite scores do not overflow",
-        "scores around 1000 and 8000, on rows of 5 and 40, give the exact (finite) result",
+        "scores around 1000 and 8000, on rows of 5 and 40, and rows at every magnitude from "
+        "2¹⁴ up to the dtype's max, give the exact (finite) result",
         SP.check_large_scores,
     ),
     Property(
         "very-negative-scores",
         SL,
         "very negative rows do not underflow to NaN",
-        "scores around −1000 and −8000, on rows of 5 and 40, give the exact (finite) result",
+        "scores around −1000 and −8000, on rows of 5 and 40, and rows at every magnitude from "
+        "−2¹⁴ down to the dtype's −max, give the exact (finite) result (a kernel that takes "
+        "scores below a large negative constant as masked fails)",
         SP.check_very_negative,
+    ),
+    Property(
+        "whole-range",
+        SL,
+        "scores spread to the dtype's limits",
+        "rows spread to ±max/2 (maximum first, in the middle, last), large positive beside "
+        "large negative, one huge score among 1024 tiny ones (subnormal, normal, ±eps), and "
+        "scores beyond float16's range where the dtype holds them give the exact result: a "
+        "shift by the mean, the minimum or the first element instead of the maximum, or "
+        "bfloat16 computed through float16, fails",
+        RP.check_whole_range,
+    ),
+    Property(
+        "long-rows",
+        SL,
+        "long rows and block boundaries",
+        f"rows of {', '.join(f'{n:,}' for n in RP.LONG_ROW_LENGTHS)} (65,536 and more, and "
+        "just past powers of two and block sizes), the maximum last, give the exact result: "
+        "a dropped tail or blocks merged without rescaling fail",
+        RP.check_long_rows,
+    ),
+    Property(
+        "small-weights",
+        SL,
+        "small weights relatively accurate",
+        "each weight that is a normal number of the dtype (finfo's smallest_normal) is within "
+        "the calibrated relative tolerance of the exact one (log-softmax: in log space), on "
+        "weights from 1 down past the smallest subnormal: flushed, truncated or mis-scaled "
+        "small weights fail; the subnormal range is judged absolutely",
+        RP.check_small_weights,
     ),
     Property(
         "axis-last",

@@ -16,12 +16,13 @@ the exact result may be at most 2× the error of a plain reference computed in t
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
 import numpy as np
 
-from softmax_claimcheck.claimcheck.tolerance import numeric_tolerance
+from softmax_claimcheck.claimcheck.tolerance import DtypeRange, dtype_range, numeric_tolerance
 from softmax_claimcheck.conformance.subject import Subject
 from softmax_claimcheck.impl import oracle, reference
 from softmax_claimcheck.impl.calling import Call, capture
@@ -102,9 +103,7 @@ class Ctx:
 
     @property
     def eps(self) -> float:
-        if self.dtype == "bfloat16":
-            return 2.0**-7
-        return float(np.finfo(np.dtype(self.dtype)).eps)
+        return self.range.eps
 
     # calls
     def backward(self, out: Any, g: Any, inputs: str) -> None:
@@ -181,6 +180,16 @@ class Ctx:
         except Exception:
             return None  # e.g. no half matmul here: the dtype's floor alone then
 
+    def compare_output(
+        self, out: np.ndarray, exact: np.ndarray, ref: np.ndarray | None, inputs: str, what: str
+    ) -> None:
+        """A softmax's or log-softmax's output: absolutely and, each weight, relatively."""
+        self.compare(out, exact, ref, inputs, what, relative=True)
+
+    @property
+    def range(self) -> DtypeRange:
+        return dtype_range(self.dtype)
+
     def bound(self, exact: np.ndarray, reference_error: float) -> np.ndarray:
         return self.tolerance.calibrated(exact, reference_error)
 
@@ -192,9 +201,13 @@ class Ctx:
         inputs: str,
         what: str,
         extra: float = 0.0,
+        relative: bool = False,
     ) -> None:
         """out ≈ exact within the calibrated bound; infinities and exact zeros where exact has
-        them must be reproduced exactly; NaN is never close."""
+        them must be reproduced exactly; NaN is never close. `relative` (softmax and log-softmax
+        outputs): where the exact weight is a normal number of the dtype it must also be within
+        the calibrated relative bound of its own size (log-softmax: in log space), so flushed,
+        truncated or mis-scaled small weights fail (claimcheck/tolerance.py)."""
         if out.shape != exact.shape:
             raise PropertyFailed(
                 f"{what}: output shape {out.shape}, expected {exact.shape}", inputs
@@ -205,13 +218,27 @@ class Ctx:
         with np.errstate(invalid="ignore"):
             err = np.where(infinite, np.where(out == exact, 0.0, np.inf), np.abs(out - exact))
         err = np.where(np.isnan(err), np.inf, err)
+        rule = f"2 × reference error {ref_err:.3g} + {self.tolerance.describe()}"
+        log_space = self.subject.kind == "log-softmax"
+        tighter = np.zeros(bound.shape, dtype=bool)
+        if relative:
+            # each weight against its own size where it is a normal number of the dtype
+            terms = exact.shape[-1] if exact.ndim else 1
+            rel = self.tolerance.relative_bound(exact, ref, log_space=log_space, terms=terms)
+            rel = rel + extra
+            tighter = rel < bound
+            bound = np.where(tighter, rel, bound)
         excess = err - bound
         worst = np.unravel_index(int(np.argmax(excess)), excess.shape) if excess.size else ()
         if excess.size and excess[worst] > 0:
+            if relative and tighter[worst]:
+                rule = "relative: " + self.tolerance.describe_relative(log_space)
+                if not log_space:
+                    rule += f"; relative error {err[worst] / abs(exact[worst]):.3g}"
             raise PropertyFailed(
                 f"{what}: at index {tuple(int(i) for i in worst)} got {out[worst]:.8g}, exact "
                 f"{exact[worst]:.8g} (|error| {err[worst]:.3g} > bound {bound[worst]:.3g}: "
-                f"2 × reference error {ref_err:.3g} + {self.tolerance.describe()})",
+                f"{rule})",
                 inputs,
                 float(err[worst]),
                 float(bound[worst]),
@@ -254,8 +281,23 @@ def attention_inputs(q: Any, k: Any, v: Any, **kw: Any) -> str:
 
 
 # -- exact and plain references -----------------------------------------------------------------
+_EXACT_CACHE: dict[tuple[str, int, tuple[int, ...], bytes], np.ndarray] = {}
+_EXACT_CACHE_SIZE = 256
+
+
 def exact(kind: str, x: np.ndarray, axis: int = -1) -> np.ndarray:
-    return oracle.log_softmax(x, axis) if kind == "log-softmax" else oracle.softmax(x, axis)
+    """The exact (mpmath) result, long rows included (through their distinct values). Cached
+    by value: most inputs are exact in every dtype, so each dtype asks for the same ones."""
+    x = np.asarray(x, dtype=np.float64)
+    key = (kind, axis, x.shape, hashlib.sha256(x.tobytes()).digest())
+    if key not in _EXACT_CACHE:
+        if len(_EXACT_CACHE) >= _EXACT_CACHE_SIZE:
+            del _EXACT_CACHE[next(iter(_EXACT_CACHE))]
+        if kind == "log-softmax":
+            _EXACT_CACHE[key] = oracle.log_softmax(x, axis, always_exact=True)
+        else:
+            _EXACT_CACHE[key] = oracle.softmax(x, axis, always_exact=True)
+    return _EXACT_CACHE[key].copy()
 
 
 def allowed_of(n: int, m: int, mask: Any = None, causal: bool = False) -> np.ndarray:
@@ -335,6 +377,28 @@ def identical(a: Any, b: Any) -> bool:
 def require_autograd(ctx: Ctx) -> None:
     if ctx.subject.backend != "torch":
         raise Unsupported("numpy input: no autograd")
+    if ctx.subject.no_autograd:
+        raise Unsupported(ctx.subject.no_autograd)
+
+
+def no_gradient_path(out: Any, inputs: str) -> None:
+    """A torch implementation given an input that requires grad must return an output that
+    does too: a detached result (computed through numpy, under no_grad, or .detach()ed) cuts
+    the graph of every model built on it, so it fails, never reads as not supported."""
+    import torch
+
+    if not isinstance(out, torch.Tensor):
+        raise PropertyFailed(
+            f"returned {type(out).__name__}, not a tensor, for an input that requires grad "
+            "(no gradient path)",
+            inputs,
+        )
+    if not out.requires_grad:
+        raise PropertyFailed(
+            "returned a tensor without a gradient path (requires_grad=False, no grad_fn) for "
+            "an input that requires grad: detached, computed under no_grad or outside torch",
+            inputs,
+        )
 
 
 def fully_masked_name(out_row: np.ndarray, uniform: np.ndarray) -> str:

@@ -18,6 +18,7 @@ from softmax_claimcheck.conformance.results import (
     PropertyCheck,
     Result,
 )
+from softmax_claimcheck.impl.loading import described
 
 SHORT = {
     PASS: "pass",
@@ -45,6 +46,27 @@ def cell_text(check: PropertyCheck) -> str:
     return check.outcome
 
 
+def not_supported(result: Result) -> list[str]:
+    """Why each check was not supported, one line per reason: where (the properties and the
+    device/dtype columns) and the reason, e.g. "gradient on cpu/float64, cpu/float32: numpy
+    input: no autograd"."""
+    by_reason: dict[str, tuple[list[str], list[str]]] = {}
+    for check in result.checks:
+        if check.outcome != NOT_SUPPORTED:
+            continue
+        props, cases = by_reason.setdefault(check.message, ([], []))
+        if check.property not in props:
+            props.append(check.property)
+        if check.case not in cases:
+            cases.append(check.case)
+    lines = []
+    every = len(result.properties)
+    for reason, (props, cases) in by_reason.items():
+        which = f"all {every} properties" if len(props) == every > 1 else ", ".join(props)
+        lines.append(f"{which} on {', '.join(cases)}: {reason}")
+    return lines
+
+
 def render(result: Result) -> str:
     e = html.escape
     columns = [(d, t) for d in result.devices for t in result.dtypes]
@@ -55,7 +77,8 @@ def render(result: Result) -> str:
         f"<h1>Conformance of <code>{e(result.implementation)}</code></h1>",
         f"<p class='{'ok' if result.ok else 'bad'}'><b>{e(result.kind)} ({e(result.backend)}): "
         f"{verdict}</b>. {e(result.summary())}</p>",
-        f"<p>Declared: {e(json.dumps(result.declared))}. Took {result.seconds:.1f} s.</p>",
+        f"<p>{e(described(result.convention))}. Declared: {e(json.dumps(result.declared))}. "
+        f"Took {result.seconds:.1f} s.</p>",
         "<table><tr><th>property</th>",
         *(f"<th>{e(d)}/{e(t)}</th>" for d, t in columns),
         "</tr>",
@@ -84,6 +107,11 @@ def render(result: Result) -> str:
                 parts.append(f"<p>Exception:</p><pre>{e(check.exception)}</pre>")
             if check.inputs:
                 parts.append(f"<p>Input:</p><pre>{e(check.inputs)}</pre>")
+    reasons = not_supported(result)
+    if reasons:
+        parts.append("<h2>Not supported, and why</h2><ul>")
+        parts += [f"<li>{e(line)}</li>" for line in reasons]
+        parts.append("</ul>")
     noted = [c for c in result.checks if c.outcome in (BEHAVIOUR, EXPECTED_FAIL) or c.warnings]
     if noted:
         parts.append("<h2>Behaviours, known deviations and warnings</h2><ul>")

@@ -7,7 +7,9 @@ per property × device × dtype. Each check is decided on its own (DESIGN.md, "C
 - pass: the property holds.
 - fail: it does not, or the implementation raised or exited on the input (fails the run).
 - not supported: dtype or device not declared, or the property needs what the implementation
-  does not offer (gradients, a `scale` keyword); shown, does not fail.
+  does not offer (a `scale` keyword, an axis keyword, autograd for numpy); shown with its
+  reason, does not fail unless the property is required (`--require`). A run in which every
+  check was not supported checked nothing and does not conform.
 - behaviour: no single right answer (fully masked rows): what it does, recorded; fails only
   against a declared behaviour.
 - expected fail: a known deviation of a built-in (data beside it) that occurred.
@@ -69,7 +71,7 @@ class Result:
     implementation: str  # "mypkg.kernels:softmax"
     kind: str  # softmax | log-softmax | attention
     backend: str  # numpy | torch
-    convention: str  # how it is called: axis | dim | axis-or-dim | sdpa
+    convention: str  # how it is called: axis | dim | axis-or-dim | x (f(x)) | sdpa
     devices: list[str]
     dtypes: list[str]
     declared: dict[str, Any]  # what the user declared (dtypes, devices, fully_masked)
@@ -80,8 +82,13 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        """True when no check failed: the implementation conforms (on what it declared)."""
-        return not any(c.failed for c in self.checks)
+        """True when no check failed and something was checked: the implementation conforms
+        (on what it declared). A run where every check was not supported checked nothing."""
+        return not any(c.failed for c in self.checks) and not self.checked_nothing
+
+    @property
+    def checked_nothing(self) -> bool:
+        return all(c.outcome == NOT_SUPPORTED for c in self.checks)
 
     @property
     def errors(self) -> list[PropertyCheck]:
@@ -109,6 +116,8 @@ class Result:
     def summary(self) -> str:
         counts = ", ".join(f"{n} {o}" for o, n in self.counts().items() if n)
         verdict = "CONFORMS" if self.ok else "DOES NOT CONFORM"
+        if self.checked_nothing:
+            verdict = "CHECKED NOTHING (every check was not supported)"
         failing = self.failed_properties()
         tail = f" (failing: {', '.join(failing)})" if failing else ""
         return f"{self.implementation} [{self.kind}, {self.backend}]: {verdict}{tail}; {counts}"

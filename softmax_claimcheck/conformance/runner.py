@@ -22,27 +22,19 @@ from softmax_claimcheck.conformance.results import (
     PropertyInfo,
     Result,
 )
-from softmax_claimcheck.conformance.subject import Subject
+from softmax_claimcheck.conformance.subject import Subject, device_reason
 from softmax_claimcheck.impl.calling import did
 
 
-def device_reason(subject: Subject, device: str) -> str | None:
-    if device == "cpu":
-        return None
-    if subject.backend == "numpy":
-        return f"numpy arrays live on the CPU, not {device}"
-    try:
-        import torch
-    except ImportError:
-        return "torch is not installed"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        return "no CUDA device on this machine"
-    return None
-
-
-def run(subject: Subject, *, only: set[str] | None = None) -> Result:
+def run(
+    subject: Subject,
+    *,
+    only: set[str] | frozenset[str] | None = None,
+    required: frozenset[str] = frozenset(),
+) -> Result:
     """Every property of the subject's kind, on each of its declared devices and dtypes; the
-    columns also show the backend's usual dtypes that were not declared (not supported)."""
+    columns also show the backend's usual dtypes that were not declared (not supported). A
+    required property that the implementation does not support fails."""
     start = time.perf_counter()
     props = [p for p in catalogue(subject.kind) if only is None or p.id in only]
     usual = (
@@ -55,7 +47,9 @@ def run(subject: Subject, *, only: set[str] | None = None) -> Result:
     for device in subject.devices:
         for dtype in dtypes:
             for prop in props:
-                checks.append(judge_property(subject, prop, device, dtype))
+                checks.append(
+                    judge_property(subject, prop, device, dtype, required=prop.id in required)
+                )
     return Result(
         implementation=subject.name,
         kind=subject.kind,
@@ -71,8 +65,11 @@ def run(subject: Subject, *, only: set[str] | None = None) -> Result:
     )
 
 
-def judge_property(subject: Subject, prop: Property, device: str, dtype: str) -> PropertyCheck:
-    """One property on one device in one dtype, decided on its own (DESIGN.md, "Conformance")."""
+def judge_property(
+    subject: Subject, prop: Property, device: str, dtype: str, *, required: bool = False
+) -> PropertyCheck:
+    """One property on one device in one dtype, decided on its own (DESIGN.md, "Conformance");
+    `required` (--require): not supported by the implementation is a failure."""
     result = PropertyCheck(prop.id, device, dtype, PASS)
     if dtype not in subject.dtypes:
         result.outcome, result.message = NOT_SUPPORTED, f"{dtype} not declared (--dtypes)"
@@ -100,6 +97,9 @@ def judge_property(subject: Subject, prop: Property, device: str, dtype: str) ->
         result.exception, result.inputs = raised.call.exception, raised.inputs
     except H.Unsupported as unsupported:
         result.outcome, result.message = NOT_SUPPORTED, str(unsupported)
+        if required:
+            result.outcome = FAIL
+            result.message = f"required (--require {prop.id}) but not supported: {unsupported}"
     except H.Behaviour as behaviour:
         result.outcome, result.behaviour = BEHAVIOUR, behaviour.name
         result.message, result.inputs = behaviour.message, behaviour.inputs

@@ -11,7 +11,6 @@ from softmax_claimcheck.conformance.harness import (
     Ctx,
     ImplementationRaised,
     PropertyFailed,
-    Unsupported,
     copy_of,
     declared_behaviour,
     exact,
@@ -19,11 +18,13 @@ from softmax_claimcheck.conformance.harness import (
     grid,
     identical,
     kind_and_device,
+    no_gradient_path,
     require_autograd,
     rng,
     show,
     to64,
 )
+from softmax_claimcheck.conformance.range_properties import ladder_rows
 from softmax_claimcheck.impl import oracle, reference
 
 VALUE_LENGTHS = (1, 2, 3, 8, 17, 33, 100)
@@ -41,7 +42,7 @@ def check_values(ctx: Ctx) -> None:
     for x in value_inputs():
         xr = ctx.rounded(x)
         out = ctx.softmax(x)
-        ctx.compare(
+        ctx.compare_output(
             out,
             exact(ctx.subject.kind, xr),
             ctx.reference_softmax(x),
@@ -112,8 +113,18 @@ NEG_INF_INPUTS = (
 )
 
 
+def masked_ladder(ctx: Ctx) -> np.ndarray:
+    """−∞ beside finite scores at every magnitude down to the dtype's −max (range_properties):
+    catches a kernel that treats any score below some large negative constant as masked."""
+    ladder = ladder_rows(ctx, -1.0)
+    masked = np.full((ladder.shape[0], 2), -np.inf)
+    return np.hstack([masked[:, :1], ladder[:, :2], masked[:, 1:], ladder[:, 2:]])
+
+
 def check_zero_at_neg_inf(ctx: Ctx) -> None:
-    for x in NEG_INF_INPUTS:
+    """−∞ beside ordinary scores, beside scores below −10⁴ (a −∞ replaced by a finite fill)
+    and beside scores at every magnitude down to −max (a constant taken as masked)."""
+    for x in (*NEG_INF_INPUTS, masked_ladder(ctx)):
         xr = ctx.rounded(x)
         out = ctx.softmax(x)
         where = np.isneginf(x)
@@ -124,7 +135,7 @@ def check_zero_at_neg_inf(ctx: Ctx) -> None:
                 f"a −∞ score got {out[where][out[where] != target][0]:.6g}, not exactly {target}",
                 inputs,
             )
-        ctx.compare(
+        ctx.compare_output(
             out, exact(ctx.subject.kind, xr), ctx.reference_softmax(x), inputs, "value beside −∞"
         )
 
@@ -160,31 +171,37 @@ def _offset_rows(center: float, length: int = 5) -> np.ndarray:
 
 
 def check_large_scores(ctx: Ctx) -> None:
-    for center, length in ((1000.0, 5), (8000.0, 5), (1000.0, 40)):
-        x = _offset_rows(center, length)
+    """Rows a few units around 1000 and 8000, and a ladder of rows at every magnitude up to
+    the dtype's max (range_properties.ladder_rows)."""
+    for center, length in ((1000.0, 5), (8000.0, 5), (1000.0, 40), (None, 3)):
+        x = ladder_rows(ctx, 1.0) if center is None else _offset_rows(center, length)
         out = ctx.softmax(x)
         inputs = f"x = {show(x)}"
         if not np.isfinite(out).all():
+            bad = np.argwhere(~np.isfinite(out))[0]
             raise PropertyFailed(
-                f"large scores (around {center:g}) give a non-finite output "
-                f"{out[~np.isfinite(out)][0]}",
+                f"large scores (around {x[bad[0], 0]:g}) give a non-finite output "
+                f"{out[tuple(bad)]}",
                 inputs,
             )
-        ctx.compare(
+        ctx.compare_output(
             out, exact(ctx.subject.kind, ctx.rounded(x)), ctx.reference_softmax(x), inputs, "value"
         )
 
 
 def check_very_negative(ctx: Ctx) -> None:
-    for center, length in ((-1000.0, 5), (-8000.0, 5), (-1000.0, 40)):
-        x = _offset_rows(center, length)
+    """Rows a few units around −1000 and −8000, and a ladder of rows at every magnitude down
+    to the dtype's −max (range_properties.ladder_rows)."""
+    for center, length in ((-1000.0, 5), (-8000.0, 5), (-1000.0, 40), (None, 3)):
+        x = ladder_rows(ctx, -1.0) if center is None else _offset_rows(center, length)
         out = ctx.softmax(x)
         inputs = f"x = {show(x)}"
         if np.isnan(out).any() or np.isinf(out).any():
+            bad = np.argwhere(~np.isfinite(out))[0]
             raise PropertyFailed(
-                f"very negative scores (around {center:g}) give {out[~np.isfinite(out)][0]}", inputs
+                f"very negative scores (around {x[bad[0], 0]:g}) give {out[tuple(bad)]}", inputs
             )
-        ctx.compare(
+        ctx.compare_output(
             out, exact(ctx.subject.kind, ctx.rounded(x)), ctx.reference_softmax(x), inputs, "value"
         )
 
@@ -194,7 +211,7 @@ def _axis_check(ctx: Ctx, cases: list[tuple[tuple[int, ...], int]]) -> None:
     for shape, axis in cases:
         x = grid(r, shape)
         out = ctx.softmax(x, axis=axis)
-        ctx.compare(
+        ctx.compare_output(
             out,
             exact(ctx.subject.kind, ctx.rounded(x), axis),
             ctx.reference_softmax(x, axis),
@@ -277,17 +294,15 @@ def check_gradient(ctx: Ctx) -> None:
     """d/dx of Σ g·f(x) against the closed form: softmax s: s ⊙ (g − Σ g s);
     log-softmax: g − softmax · Σ g."""
     require_autograd(ctx)
-    torch = ctx.torch
     r = rng("gradient")
     x_values, g_values = grid(r, (3, 6)), grid(r, (3, 6), -1, 1)
     inputs = f"x = {show(x_values)}, upstream gradient g = {show(g_values)}"
     x = ctx.arr(x_values).requires_grad_(True)
     out = ctx.softmax_raw(x)
-    if not isinstance(out, torch.Tensor) or not out.requires_grad:
-        raise Unsupported("its output carries no autograd graph (not differentiable)")
+    no_gradient_path(out, inputs)
     ctx.backward(out, ctx.arr(g_values), inputs)
     if x.grad is None:
-        raise Unsupported("backward gave no gradient for the input")
+        raise PropertyFailed("backward gave no gradient for the input", inputs)
     call_grad = to64(x.grad)
     xr, g = ctx.rounded(x_values), ctx.rounded(g_values)
     s = oracle.softmax(xr)
@@ -310,7 +325,7 @@ def check_fully_masked_softmax(ctx: Ctx) -> None:
     except ImplementationRaised as raised:
         declared_behaviour(ctx, "raises", f"raises {raised.call.exception}", inputs)
         raise
-    ctx.compare(
+    ctx.compare_output(
         out[1:],
         exact(ctx.subject.kind, ctx.rounded(x[1:])),
         ctx.reference_softmax(x[1:]),
@@ -354,7 +369,7 @@ def check_agrees_with_log_softmax(ctx: Ctx) -> None:
     with np.errstate(divide="ignore"):
         log_of_softmax = np.log(oracle.softmax(xr))
     finite = np.isfinite(log_of_softmax)
-    ctx.compare(
+    ctx.compare_output(
         np.where(finite, out, 0.0),
         np.where(finite, log_of_softmax, 0.0),
         np.where(finite, ctx.reference_softmax(x), 0.0),

@@ -30,10 +30,12 @@ from softmax_claimcheck.frameworks import adapters as A
 from softmax_claimcheck.frameworks import measure as M
 
 
-def subject(kernel: A.Kernel, fn: Any) -> Any:
+def subject(kernel: A.Kernel, fn: Any, reference: bool = True) -> Any:
     from softmax_claimcheck.conformance.subject import subject_for
 
     s = subject_for(fn, kernel.id, kind=kernel.kind, backend="torch", dtypes=A.DTYPES)
+    if not reference:  # adapted to torch tensors: its gradient is its own framework's
+        s.no_autograd = "computed by another framework: torch autograd does not reach it"
     s.available = lambda device, dtype: (
         A.Framework.device_reason(device) or kernel.dtype_reason(dtype)
     )
@@ -41,7 +43,10 @@ def subject(kernel: A.Kernel, fn: Any) -> Any:
 
 
 def run_kernel(
-    kernel: A.Kernel, properties: Sequence[str] | None, measures: Sequence[str] | None
+    kernel: A.Kernel,
+    properties: Sequence[str] | None,
+    measures: Sequence[str] | None,
+    reference: bool = True,
 ) -> dict[str, Any]:
     from softmax_claimcheck.conformance.harness import Ctx
     from softmax_claimcheck.conformance.runner import run
@@ -54,7 +59,7 @@ def run_kernel(
         entry["status"] = "not run"
         entry["reason"] = f"cannot build the adapter: {type(exc).__name__}: {exc}"
         return entry
-    s = subject(kernel, fn)
+    s = subject(kernel, fn, reference)
     result = run(s, only=set(properties) if properties is not None else None)
     entry["status"] = "ran"
     entry["conformance"] = result.to_json()
@@ -100,7 +105,9 @@ def collect(
             ]
         else:
             entry["status"] = "ran"
-            entry["kernels"] = [run_kernel(k, properties, measures) for k in fw.kernels]
+            entry["kernels"] = [
+                run_kernel(k, properties, measures, fw.reference) for k in fw.kernels
+            ]
         data["frameworks"].append(entry)
     for kind in ("softmax", "log-softmax"):
         data["rounding"][kind] = {d: M.rounding_context(d, kind) for d in A.DTYPES}

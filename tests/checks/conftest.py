@@ -43,9 +43,22 @@ def _grids(config: pytest.Config) -> TrainingGrids:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A training check over head sizes (argument `d_k`) runs at the preset's head sizes."""
-    if "d_k" in metafunc.fixturenames and metafunc.definition.get_closest_marker("training"):
-        metafunc.parametrize("d_k", run_preset(metafunc.config).head_sizes)
+    """A training check over head sizes (argument `d_k`) runs at the preset's head sizes. With
+    `@pytest.mark.head_sizes(larger, smaller)` (two claim markers) the larger head size, nearest
+    the article's own d_k = 64, 512, 2048, names the deciding reading and the smaller an
+    alternative one (docs/design.md, "Empirical claims": the article's setting decides)."""
+    if "d_k" not in metafunc.fixturenames or not metafunc.definition.get_closest_marker("training"):
+        return
+    sizes = run_preset(metafunc.config).head_sizes
+    readings = metafunc.definition.get_closest_marker("head_sizes")
+    if readings is None:
+        metafunc.parametrize("d_k", sizes)
+        return
+    larger, smaller = readings.args
+    metafunc.parametrize(
+        "d_k",
+        [pytest.param(d, marks=larger if d == max(sizes) else smaller, id=str(d)) for d in sizes],
+    )
 
 
 def _grid_source(config: pytest.Config):

@@ -224,6 +224,12 @@ def test_future_tokens_for_the_problem_query(claim, evidence):
         future,
         str(claim.printed("masked")),
     )
+    where = ", ".join(f"{key!r} at {occurrences[key]}" for key in claim.printed("masked"))
+    evidence.conclude(
+        f"the article masks {claim.printed('masked')} as future tokens of the query "
+        f"{sequence[query]!r} (position {query}), but they stand at positions {where}, not after "
+        f"it: the keys a causal mask hides in this row are {future}"
+    )
 
 
 def _example_exact(claim) -> np.ndarray:
@@ -539,7 +545,7 @@ FULLY_MASKED = pytest.mark.parametrize(
         pytest.param(
             "handles all edge cases",
             marks=pytest.mark.claim(
-                "neg-inf-masking-handles-all-edge-cases", reading="every-edge-case"
+                "neg-inf-masking-handles-all-edge-cases", reading="fully-masked-row"
             ),
         ),
     ],

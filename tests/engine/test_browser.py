@@ -159,6 +159,21 @@ class DevTools:
                 visible.append(re.sub(r"<[^>]+>", "", outer))
         return visible
 
+    def shown_text(self, selector: str) -> str | None:
+        """The text of the first element matching selector if it is laid out with an area
+        (visible without opening anything), else None."""
+        root = self.call("DOM.getDocument", depth=0)["root"]["nodeId"]
+        node = self.call("DOM.querySelector", nodeId=root, selector=selector)["nodeId"]
+        if not node:
+            return None
+        try:
+            box = self.call("DOM.getBoxModel", nodeId=node)["model"]
+        except RuntimeError:
+            return None  # not rendered (e.g. inside a closed <details>)
+        if not (box["width"] > 0 and box["height"] > 0):
+            return None
+        return re.sub(r"<[^>]+>", "", self.call("DOM.getOuterHTML", nodeId=node)["outerHTML"])
+
     def screenshot(self, path: Path) -> None:
         size = self.call("Page.getLayoutMetrics")["cssContentSize"]
         clip = {"x": 0, "y": 0, "width": WIDTH, "height": min(size["height"], MAX_SHOT_HEIGHT)}
@@ -277,6 +292,20 @@ CHECKS = f"""
     @pytest.mark.claim("needs-cuda")
     def test_cuda():
         pytest.skip("no CUDA device on this machine")
+
+    @pytest.mark.claim("experiment")
+    def test_experiment(evidence):
+        evidence.record_scale(preset="cpu", steps=160, parameters=117632, seeds=4,
+                              task=["language modelling"])
+        evidence.table(
+            "The arms behind this check",
+            ["arm", "learning rate (swept)", "seeds", "steps", "final val. loss", "wall time"],
+            [["lm-softmax-dk64-L2", "0.006 (of 0.0025, 0.006)", 4, 160, "3.050", "41 s"],
+             ["lm-unscaled-dk64-L2", "0.0025 (of 0.0025, 0.006)", 4, 160, "3.102", "40 s"]],
+        )
+        evidence.interval_decision("slowdown", (1.3, 2.5), (3.0, 5.0), "rule")
+        evidence.conclude("steps to a common loss, unscaled / scaled: 1.8× (95% interval "
+                          "[1.3, 2.5] over 4 seeds) against the claimed 3–5×: smaller than claimed")
 """
 
 CLAIMS = [
@@ -290,6 +319,7 @@ CLAIMS = [
     claim_entry("crashes", "ERROR"),
     claim_entry("needs-cuda", "NOT RUN", kind="implementation"),
     claim_entry("opinion", kind="not-checkable", expect="NOT CHECKABLE", reason="an opinion"),
+    claim_entry("experiment", "NOT REPRODUCED", kind="empirical", scope="training"),
 ]
 
 
@@ -380,3 +410,29 @@ def test_report_in_headless_chromium(rendered_report, screenshots_dir, tmp_path)
     for name in ("js-off", "js-on", "expanded"):
         png = (screenshots_dir / f"verdict-{name}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 10_000, name
+
+
+@pytest.mark.skipif(
+    chromium() is None, reason="Chromium not installed (apt-get install -y chromium)"
+)
+def test_findings_are_visible_and_a_training_claim_shows_its_arms(rendered_report, tmp_path):
+    """A refuted claim's finding reads without opening anything (JavaScript off); a training
+    claim's details, once opened, show its arm table beside the finding and its scale."""
+    browser = DevTools(chromium() or "", tmp_path / "chromium-profile")
+    try:
+        browser.open_page()
+        browser.load(rendered_report.as_uri(), javascript=False)
+        refuted = browser.shown_text("#claim-printed-number summary .finding")
+        browser.load(rendered_report.as_uri(), javascript=True)
+        browser.call(
+            "Runtime.evaluate", expression="document.querySelector('#claim-experiment').open = true"
+        )
+        arms = browser.shown_text("#claim-experiment table.grid")
+        scale = browser.shown_text("#claim-experiment table.scale")
+        finding = browser.shown_text("#claim-experiment summary .finding")
+    finally:
+        browser.close()
+    assert refuted is not None and "prints 0.38" in refuted and "0.3743" in refuted, refuted
+    assert arms is not None and "learning rate" in arms and "lm-unscaled-dk64-L2" in arms, arms
+    assert scale is not None and "160" in scale, scale
+    assert finding is not None and finding.startswith("At the cpu preset's scale"), finding

@@ -227,3 +227,27 @@ def test_compare_with_a_missing_file_stops_the_run_before_any_check(claims_proje
     result = claims_project.run("--compare-with", "no/such/verdict.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --compare-with '*verdict.json': cannot open*"])
+
+
+def test_a_training_verdict_of_schema_2_reads_as_a_relabel_not_a_change(tmp_path):
+    """Schema 2 reported training outcomes as SUPPORTED / REFUTED / PARTLY SUPPORTED; schema 3
+    as REPRODUCED / NOT REPRODUCED / PARTLY REPRODUCED. The same outcome under its new name is
+    a relabel; a different outcome is still a change."""
+    before = verdict_json(
+        {"slow": ("REFUTED", []), "ppl": ("REFUTED", []), "math": ("REFUTED", [])}
+    )
+    after = verdict_json(
+        {"slow": ("NOT REPRODUCED", []), "ppl": ("REPRODUCED", []), "math": ("SUPPORTED", [])}
+    )
+    after["schema_version"] = 3
+    families = {"slow": "experiment", "ppl": "experiment", "math": "statement"}
+    for claim in after["claims"]:
+        claim["family"] = families[claim["id"]]
+    result = compared(tmp_path, before, after)
+    assert "error" not in result
+    assert result["relabelled"] == [
+        {"claim_id": "slow", "before": "REFUTED", "after": "NOT REPRODUCED"}
+    ]
+    assert [c["claim_id"] for c in result["verdicts_changed"]] == ["math", "ppl"]
+    page = render(page_data(result))
+    assert "Relabelled, not changed" in page and "REFUTED → NOT REPRODUCED (relabel)" in page

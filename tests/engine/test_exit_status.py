@@ -107,7 +107,7 @@ def test_all_skipped_is_not_run_and_never_supported(pytester):
     )
     assert pytester.runpytest_inprocess().ret == 0
     claim = verdicts(project)["a"]
-    assert claim["verdict"] == "NOT RUN" and "no CUDA device" in claim["explanation"]
+    assert claim["verdict"] == "NOT RUN" and "no CUDA device" in claim["finding"]
     assert pytester.runpytest_inprocess("--require-all-run").ret == 1
 
 

@@ -134,6 +134,22 @@ MALFORMED = [
         "NOT CHECKABLE",
     ),
     (
+        "training claim expecting a statement verdict",
+        replace("kind: math-property", "kind: empirical").replace(
+            "expect: SUPPORTED", "expect: REFUTED"
+        ),
+        7,
+        "claims[0].expect",
+        "use NOT REPRODUCED",
+    ),
+    (
+        "statement expecting a training verdict",
+        replace("expect: SUPPORTED", "expect: REPRODUCED"),
+        7,
+        "claims[0].expect",
+        "for kind 'empirical' only",
+    ),
+    (
         "unknown verdict value",
         replace("expect: SUPPORTED", "expect: TRUE-ISH"),
         7,

@@ -197,3 +197,18 @@ def test_jax_fully_masked_attention_is_the_mean_of_all_values() -> None:
 
     cell = M.fully_masked(Ctx(s, "cpu", "float32"))
     assert cell.detail == "mean of all values"
+
+
+def test_another_frameworks_gradient_is_not_supported_but_a_torch_reference_fails() -> None:
+    """A torch implementation without a gradient path fails `gradient` (issue 21); a kernel of
+    another framework adapted to torch tensors is out of torch autograd's reach: not supported,
+    with that reason (the table's gradient row stays n/s for JAX, SciPy, ONNX Runtime)."""
+    other = T.collect([_fake_framework()], properties=["gradient"])
+    checks = other["frameworks"][0]["kernels"][0]["conformance"]["checks"]
+    assert {c["outcome"] for c in checks} == {"not supported"}
+    assert "torch autograd does not reach it" in checks[0]["message"]
+    reference = _fake_framework()
+    reference.reference = True
+    as_torch = T.collect([reference], properties=["gradient"])
+    checks = as_torch["frameworks"][0]["kernels"][0]["conformance"]["checks"]
+    assert {c["outcome"] for c in checks if c["dtype"] != "bfloat16"} == {"fail"}

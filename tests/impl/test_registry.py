@@ -201,8 +201,8 @@ import numpy as np
 def raises(x, axis=-1):
     raise ValueError("boom")
 
-def no_axis(x):
-    return x
+def no_array():
+    return 0.5
 
 def two_arrays(x, y, axis=-1):
     return x
@@ -218,7 +218,7 @@ def total(x, axis=-1):
         ("no_such_module_xyz:softmax", "cannot import module 'no_such_module_xyz'"),
         ("badimpls:missing", "module 'badimpls' has no attribute 'missing'"),
         ("badimpls:np.pi", "float object is not callable"),
-        ("badimpls:no_axis", "wrong signature no_axis(x)"),
+        ("badimpls:no_array", "wrong signature no_array()"),  # f(x) alone is the last axis
         ("badimpls:two_arrays", "wrong signature two_arrays(x, y, axis=-1)"),
         ("badimpls:raises", "raised ValueError: boom"),
         ("badimpls:total", "returned ndarray of shape (2,)"),

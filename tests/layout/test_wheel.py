@@ -5,6 +5,7 @@ other projects' modules)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -89,3 +90,45 @@ def test_the_installed_wheel_serves_the_command_and_the_plugins(installed: Path,
                   "--reports-dir", tmp_path / "reports", "-q", cwd=elsewhere)  # fmt: skip
     assert checks.returncode == 0, checks.stdout[-3000:] + checks.stderr[-3000:]
     assert (tmp_path / "reports" / "verdict.json").is_file()
+
+
+def test_the_wheel_ships_the_article_checks(wheel: Path) -> None:
+    """`softmax-claimcheck check` runs the claims and checks of the package itself."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    suite = "softmax_claimcheck/article-checks"
+    for name in ("pytest.ini", "tests/__init__.py", "tests/conftest.py", "claims/schema.json"):
+        assert f"{suite}/{name}" in names
+    for source in [*(ROOT / "claims").glob("*.yaml"), *(ROOT / "tests" / "checks").rglob("*.py")]:
+        relative = source.relative_to(ROOT).as_posix()
+        assert f"{suite}/{relative}" in names, relative
+
+
+def test_the_article_checks_run_from_an_empty_folder(installed: Path, tmp_path) -> None:
+    """Without a checkout: `softmax-claimcheck check --impl torch:softmax` from an empty folder
+    runs every article check but the training ones, with the reports in that folder and
+    nothing written into the installed package; a bare `pytest --impl` there says so."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bin_dir = installed / "bin"
+    package = Path(_ok(_run(bin_dir / "python", "-c",
+                            "import softmax_claimcheck; print(softmax_claimcheck.__file__)",
+                            cwd=empty)).strip()).parent  # fmt: skip
+    before = sorted(
+        p.relative_to(package) for p in package.rglob("*") if "__pycache__" not in p.parts
+    )
+
+    checks = _run(bin_dir / "softmax-claimcheck", "check", "--impl", "torch:softmax", "-q",
+                  cwd=empty)  # fmt: skip
+    assert checks.returncode == 0, checks.stdout[-3000:] + checks.stderr[-3000:]
+    assert " passed" in checks.stdout and " failed" not in checks.stdout
+    verdict = json.loads((empty / "reports" / "verdict.json").read_text(encoding="utf-8"))
+    assert "user-softmax" in json.dumps(verdict)
+    after = sorted(
+        p.relative_to(package) for p in package.rglob("*") if "__pycache__" not in p.parts
+    )
+    assert after == before
+
+    bare = _run(bin_dir / "python", "-m", "pytest", "--impl", "torch:softmax", "-p",
+                "no:cacheprovider", cwd=empty)  # fmt: skip
+    assert bare.returncode == 5
+    assert "softmax-claimcheck check --impl torch:softmax" in bare.stdout
