@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nox
@@ -63,14 +64,23 @@ def verify(session: nox.Session) -> None:
     """Every claim on every available device; writes reports/ and prints the verdict summary.
     The test extra (scipy) serves the README's `--impl scipy.special:softmax` example."""
     _install(session, extras="test")
+    started = time.time()
     session.run(
         "pytest",
         "tests/checks",
-        "--reports-dir",
-        "reports",
+        "--reports-dir=reports",
         "-p",
         "no:cacheprovider",
         *session.posargs,
+    )
+    _require_finished_and_ok(session, "reports", started)
+
+
+def _require_finished_and_ok(session: nox.Session, reports: str, started: float) -> None:
+    """An exit status of 0 is not enough: the report itself must say this run finished and is
+    ok (a process can end with 0 early; a run that wrote nothing leaves an older report)."""
+    session.run(
+        "python", "-m", "softmax_claimcheck.claimcheck.run_status", reports, f"--since={started}"
     )
 
 
@@ -79,6 +89,7 @@ def tests(session: nox.Session) -> None:
     """The fast test suite: the engine's unit tests and every claim check (no training), over
     two workers (pytest-xdist). The tests that start whole pytest runs are `slow_tests`."""
     _install(session, extras="triton,test")
+    started = time.time()
     session.run(
         "pytest",
         "tests",
@@ -86,10 +97,11 @@ def tests(session: nox.Session) -> None:
         "not training and not slow",
         "-n",
         "2",
-        "--reports-dir",
-        "reports/tests",
+        "--reports-dir=reports/tests",
         *session.posargs,
     )
+    if not session.posargs:  # the whole suite: its claim checks must have finished and be ok
+        _require_finished_and_ok(session, "reports/tests", started)
 
 
 @nox.session(python=PYTHON)
@@ -105,8 +117,7 @@ def slow_tests(session: nox.Session) -> None:
         "slow and not training",
         "-n",
         "2",
-        "--reports-dir",
-        "reports/slow-tests",
+        "--reports-dir=reports/slow-tests",
         *session.posargs,
     )
 
@@ -114,12 +125,18 @@ def slow_tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff (lint and format); mypy over every module of the distribution (the package
-    `softmax_claimcheck`, whose folders match its import names: docs/design.md, "Layout"); and
-    import-linter's layering contracts (pyproject.toml, [tool.importlinter])."""
+    `softmax_claimcheck`, whose folders match its import names: docs/design.md, "Layout");
+    import-linter's layering contracts (pyproject.toml, [tool.importlinter]); and the GitHub
+    workflows: their JSON schema (check-jsonschema's bundled copy) and a security audit
+    (zizmor), both offline."""
     session.install("ruff>=0.5", "mypy>=1.10", "types-PyYAML", "types-jsonschema",
                     "import-linter>=2.1")  # fmt: skip
+    session.install(*CONSTRAINTS, "check-jsonschema", "zizmor")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    workflows = sorted(str(p) for p in Path(".github/workflows").glob("*.yml"))
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    session.run("zizmor", "--offline", *workflows)
     _install(session)
     session.run("mypy")
     session.run("lint-imports")
@@ -145,6 +162,7 @@ def gpu(session: nox.Session) -> None:
     session.run("python", "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-e", ".")
     ci: dict[str, str] = {}  # the default profile is deterministic
     # Training claims run with their own preset (README, "Training experiments").
+    started = time.time()
     session.run(
         "python",
         "-m",
@@ -153,19 +171,18 @@ def gpu(session: nox.Session) -> None:
         "-m",
         "not training",
         "--require-all-run",
-        "--reports-dir",
-        "reports/gpu",
+        "--reports-dir=reports/gpu",
         *session.posargs,
         env=ci,
     )
+    _require_finished_and_ok(session, "reports/gpu", started)
     session.run(
         "python",
         "-m",
         "pytest",
         "tests/kernels/test_triton_kernels.py",
         "-rs",
-        "--reports-dir",
-        "reports/gpu-triton-kernels",
+        "--reports-dir=reports/gpu-triton-kernels",
         env=ci,
     )
 
@@ -181,8 +198,7 @@ def triton(session: nox.Session) -> None:
         "tests/checks",
         "-m",
         "not training",
-        "--reports-dir",
-        "reports/triton-interpreter",
+        "--reports-dir=reports/triton-interpreter",
         *session.posargs,
         env={"TRITON_INTERPRET": "1"},
     )

@@ -258,7 +258,7 @@ class Evidence:
     ) -> bool:
         """An implementation's value against the exact one, within the numerical tolerance."""
         deviation = _max_abs_difference(exact, measured)
-        holds = deviation is not None and deviation <= bound
+        holds = deviation is not None and math.isfinite(bound) and deviation <= bound
         self.comparisons.append(
             Comparison(
                 quantity,
@@ -296,6 +296,10 @@ class Evidence:
         against; `needed` says what sample would decide it)."""
         low, high = float(interval[0]), float(interval[1])
         lo, hi = region
+        if math.isnan(low) or math.isnan(high):
+            # Every comparison with NaN is False: the interval would read "inconclusive". A NaN
+            # statistic is a broken measurement, never evidence either way.
+            raise ValueError(f"{quantity}: the confidence interval is [{low}, {high}]")
         inside = (lo is None or low >= lo) and (hi is None or high <= hi)
         outside = (lo is not None and high < lo) or (hi is not None and low > hi)
         decision = "holds" if inside else "fails" if outside else "inconclusive"

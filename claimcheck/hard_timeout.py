@@ -5,7 +5,8 @@ like any failure and calls the test again (to shrink), so a hanging `@given` che
 stopped; its "thread" method ends the whole run without reports. Hypothesis' own `deadline` only
 measures an example after it returns. This module bounds the call in three stages, each a
 fallback for the one before (T is the check's timeout: pytest-timeout's marker, --timeout or ini
-`timeout`; no timeout, no bound):
+`timeout`, read directly when pytest-timeout is disabled; when none is set, the ini
+`claimcheck_check_timeout`, 300 s by default: a check of a claims run always has a bound):
 
 1. T + `raise_after` (1 s): a watchdog thread sends `signum` (SIGUSR2) to the main thread, whose
    handler raises `CheckTimedOut`. It derives from BaseException, not Exception, and is not a
@@ -48,6 +49,8 @@ HARD_STOP_STATUS = 124  # as GNU timeout(1): the run was ended because something
 RAISE_AFTER_S = 1.0
 STOP_AFTER_S = 10.0
 KILL_AFTER_S = 25.0
+# The real os._exit, taken before claimcheck/process_guard.py guards it while checks run.
+_exit = os._exit
 
 
 class CheckTimedOut(BaseException):
@@ -231,7 +234,7 @@ class Watchdog:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
-        os._exit(self.exit_status)
+        _exit(self.exit_status)
 
     # -- stage 3: faulthandler, which needs no GIL ------------------------------------------------
     def _arm_faulthandler(self, timeout_s: float, label: str) -> None:
@@ -267,23 +270,51 @@ class Watchdog:
 
 
 # -- pytest integration --------------------------------------------------------------------------
-def item_timeout(item: pytest.Item) -> float | None:
-    """The check's timeout as pytest-timeout sees it (marker, then --timeout, then ini), or None."""
-    try:
-        import pytest_timeout
+DEFAULT_TIMEOUT_INI = "claimcheck_check_timeout"
+DEFAULT_TIMEOUT_S = 300.0
 
-        value = pytest_timeout._get_item_settings(item).timeout
-    except Exception:
-        marker = item.get_closest_marker("timeout")
-        value = marker.args[0] if marker and marker.args else None
-        if value is None:
-            with contextlib.suppress(Exception):
-                value = item.config.getoption("timeout", None) or item.config.getini("timeout")
+
+def _seconds(value: Any) -> float | None:
     try:
         seconds = float(value) if value not in (None, "") else 0.0
     except (TypeError, ValueError):
         return None
     return seconds if seconds > 0 else None
+
+
+def _raw_ini(config: pytest.Config, name: str) -> Any:
+    """An ini value whether or not a plugin declared it (pytest-timeout disabled: `timeout`)."""
+    try:
+        return config.getini(name)
+    except ValueError:
+        inicfg = getattr(config, "_inicfg", None) or getattr(config, "inicfg", None) or {}
+        value = inicfg.get(name) if hasattr(inicfg, "get") else None
+        return getattr(value, "value", value)
+
+
+def item_timeout(item: pytest.Item) -> float:
+    """The check's bound, never none: pytest-timeout's (marker, then --timeout, then ini) when it
+    is active and sets one; else the `timeout` marker or ini value read directly (the bound must
+    not depend on pytest-timeout being enabled: `-p no:timeout`, or not installed); else
+    `claimcheck_check_timeout` (ini, default 300 s)."""
+    config = item.config
+    value: Any = None
+    try:
+        import pytest_timeout  # registered as "timeout" (entry point) or "pytest_timeout" (-p)
+
+        active = config.pluginmanager.is_registered(pytest_timeout)
+    except ImportError:
+        active = False
+    if active:
+        with contextlib.suppress(Exception):
+            value = pytest_timeout._get_item_settings(item).timeout
+    else:
+        marker = item.get_closest_marker("timeout")
+        value = marker.args[0] if marker and marker.args else _raw_ini(config, "timeout")
+    seconds = _seconds(value)
+    if seconds is None:
+        seconds = _seconds(_raw_ini(config, DEFAULT_TIMEOUT_INI)) or DEFAULT_TIMEOUT_S
+    return seconds
 
 
 class HardTimeoutPlugin:

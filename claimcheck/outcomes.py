@@ -6,15 +6,39 @@ from typing import Any
 
 import pytest
 
+from softmax_claimcheck.claimcheck.hard_timeout import CheckTimedOut
 from softmax_claimcheck.claimcheck.verdicts import Outcome
 
 
+class ImplementationFailure(AssertionError):
+    """The implementation under test failed: it raised, tried to end the process, or returned
+    something that is not an answer (a scalar, a meta tensor, the wrong shape). The call wrapper
+    of the implementations (impl/) raises it. It is evidence about that implementation's cell
+    (FAILS), never a crash of the harness: a user's implementation is in no claim's scope, so it
+    fails its own cells and leaves every article verdict as it is."""
+
+
+class ImplementationTimedOut(CheckTimedOut):
+    """The implementation under test did not return within the check's time bound. A
+    BaseException like CheckTimedOut, so Hypothesis does not call it again; classified like
+    ImplementationFailure (FAILS of that implementation's cell), not as a crash of the check."""
+
+
+def timed_out(exc: BaseException | None) -> bool:
+    """The check's time bound ended this call: claimcheck's own (CheckTimedOut) or
+    pytest-timeout's signal method (a pytest.fail whose message starts with "Timeout")."""
+    if isinstance(exc, CheckTimedOut):
+        return True
+    return isinstance(exc, pytest.fail.Exception) and str(exc).startswith("Timeout")
+
+
 def _is_assertion(exc: BaseException) -> bool:
-    """A failed assertion is evidence; anything else is a crash. Groups count as evidence only
-    when every member is an assertion (Hypothesis may raise several distinct failures at once)."""
+    """A failed assertion (or a failure of the implementation under test) is evidence; anything
+    else is a crash. Groups count as evidence only when every member is (Hypothesis may raise
+    several distinct failures at once)."""
     if isinstance(exc, BaseExceptionGroup):
         return all(_is_assertion(e) for e in exc.exceptions)
-    return isinstance(exc, AssertionError)
+    return isinstance(exc, (AssertionError, ImplementationTimedOut))
 
 
 def classify(report: pytest.TestReport, call: pytest.CallInfo[Any]) -> Outcome:

@@ -8,6 +8,7 @@ the run object (claimcheck/session.py) that owns everything else, and write repo
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import tempfile
 import threading
@@ -59,20 +60,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     scales.add_options(group, parser)
     parser.addini("claimcheck_claims_dir", "directory of claim YAML files", default="")
     parser.addini("claimcheck_reports_dir", "where reports are written", default="reports")
+    parser.addini(
+        "claimcheck_check_timeout",
+        "a check's time bound in seconds when pytest-timeout sets none (disabled, absent, or "
+        "--timeout=0)",
+        default="300",
+    )
 
 
 def opted_in(config: pytest.Config) -> bool:
-    """A run is a claims run only if it asked to be: ini setting or explicit option."""
-    return bool(
-        config.getini("claimcheck_claims_dir")
-        or config.getoption("--claims-dir")
-        or config.getoption("--claim")
-    )
+    """A run is a claims run only if it asked to be: ini setting or explicit option. With this
+    plugin disabled (`-p no:claimcheck`) its settings do not exist, and no run is a claims run:
+    the implementations' plugin, which asks, then stays inert too."""
+    try:
+        return bool(
+            config.getini("claimcheck_claims_dir")
+            or config.getoption("--claims-dir")
+            or config.getoption("--claim")
+        )
+    except ValueError:  # unknown ini key or option: this plugin is not registered
+        return False
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    from softmax_claimcheck.claimcheck import invocation
+
+    invocation.check_rootdir(config)
     if not opted_in(config):
+        invocation.check_claims_options(config)
         return
     config.addinivalue_line(
         "markers",
@@ -83,6 +99,11 @@ def pytest_configure(config: pytest.Config) -> None:
     run = ClaimRun(config)
     config.stash[RUN_KEY] = run
     config.pluginmanager.register(run, "claimcheck-run")
+    # From here to the end of the run nothing may end the process early: not a check, nor an
+    # implementation probed at configure time (claimcheck/process_guard.py).
+    guarded = contextlib.ExitStack()
+    guarded.enter_context(run.guard.on())
+    config.add_cleanup(guarded.close)
     _end_on_sigterm()
     reports = run.reports_dir
     if reports is not None and not hasattr(config, "workerinput"):
@@ -93,11 +114,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if reports is None or hasattr(config, "workerinput"):
         return
     # The detailed logs go beside the verdict report unless the user chose other paths.
-    if getattr(config.option, "xmlpath", None) is None:
-        config.option.xmlpath = str(reports / "junit.xml")
-    if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
-        config.option.htmlpath = str(reports / "tests.html")
-        config.option.self_contained_html = True
+    from softmax_claimcheck.claimcheck import logs
+
+    logs.route(config, reports)
     if config.pluginmanager.hasplugin("html"):
         from softmax_claimcheck.claimcheck import html_log
 
@@ -147,6 +166,9 @@ def _bound_every_check(config: pytest.Config, run: ClaimRun, reports: Any) -> No
     dump = reports / "hard-timeout.txt" if reports is not None else None
     plugin = hard_timeout.HardTimeoutPlugin(on_hard_stop=run.on_hard_stop, dump_path=dump)
     config.pluginmanager.register(plugin, "claimcheck-hard-timeout")
+    from softmax_claimcheck.claimcheck.leaked_threads import LeakedThreadsPlugin
+
+    config.pluginmanager.register(LeakedThreadsPlugin(), "claimcheck-leaked-threads")
 
 
 def _end_on_sigterm() -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from softmax_claimcheck.claimcheck import parallel
+from softmax_claimcheck.claimcheck import parallel, process_guard
 from softmax_claimcheck.claimcheck.errors import ClaimErrors
 from softmax_claimcheck.claimcheck.evidence import Evidence
 from softmax_claimcheck.claimcheck.linking import Link, link_errors, link_of, selected_claims
@@ -57,6 +57,9 @@ class ClaimRun:
         self.parallel = parallel.Controller(self) if parallel.is_controller(config) else None
         self.previous: dict[str, Any] | None = None  # --compare-with, read at configure time
         self.session: pytest.Session | None = None
+        self.guard = process_guard.Guard()
+        self.log_problems: list[str] = []  # logs that could not be written, one line each
+        self.collected = False  # every plugin accepted the selection (--claim, -k, -m)
 
     # -- configuration ------------------------------------------------------------------------
     @property
@@ -65,11 +68,18 @@ class ClaimRun:
         return bool(self.links) or bool(self.stop_errors)
 
     def option_path(self, option: str, ini: str) -> Path | None:
-        value = self.config.getoption(option) or self.config.getini(ini)
+        """A relative path is read as its writer meant it: on the command line, from where the
+        user stands; in the ini file, from the ini file's folder (--rootdir moves neither)."""
+        value = self.config.getoption(option)
+        base = Path(self.config.invocation_params.dir)
+        if not value:
+            value = self.config.getini(ini)
+            inipath = self.config.inipath
+            base = Path(inipath).parent if inipath else Path(self.config.rootpath)
         if not value:
             return None
         path = Path(value)
-        return path if path.is_absolute() else Path(self.config.rootpath, path)
+        return path if path.is_absolute() else Path(base, path)
 
     @property
     def reports_dir(self) -> Path | None:
@@ -126,11 +136,6 @@ class ClaimRun:
         if not links and not config.getoption("--claim") and not broken_checks:
             return  # no claim checks collected: an ordinary test run
         self.links = links
-        reports = self.reports_dir
-        if reports is not None and not parallel.is_worker(config) and not config.option.collectonly:
-            from softmax_claimcheck.claimcheck.report.write import mark_started
-
-            mark_started(reports, config.rootpath, self.profile)
         if self.collection_errors:
             # Links cannot be judged when check modules failed to import: report that (pytest then
             # stops with "errors during collection"), not a list of claims "without a check".
@@ -154,8 +159,11 @@ class ClaimRun:
             self._stop(errors, "claims and checks do not match; no check was run:")
         try:
             self.selected = selected_claims(self.claims.values(), config.getoption("--claim"))
-        except pytest.UsageError as exc:
-            self._stop([str(exc)], "")
+        except pytest.UsageError:
+            # A usage error (like a bad -k or --compare-with): nothing ran, nothing is written,
+            # and the last report stays as it is.
+            self.links = {}
+            raise
         if config.getoption("--claim"):
             wanted = {c.id for c in self.selected}
             keep = [i for i in items if i.nodeid in links and links[i.nodeid].claim_id in wanted]
@@ -170,7 +178,46 @@ class ClaimRun:
         message = "\n  ".join([headline, *errors]) if headline else errors[0]
         raise pytest.UsageError(message)
 
+    # (pytest reads only hook implementations whose names start with "pytest_")
+    @pytest.hookimpl(wrapper=True, specname="pytest_collection_modifyitems")
+    def pytest_collection_modifyitems_accepted(self) -> Generator[None, None, None]:
+        """Every plugin's selection (--claim, -k, -m) was accepted: pytest calls
+        pytest_collection_finish even after one raised a usage error."""
+        try:
+            yield
+        except BaseException:
+            from softmax_claimcheck.claimcheck import logs
+
+            logs.drop(self.config)  # a usage error: the last run's logs stay with its report
+            raise
+        self.collected = True
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self) -> Generator[None, None, object]:
+        try:
+            return (yield)
+        finally:
+            if self.active and not parallel.is_worker(self.config):
+                from softmax_claimcheck.claimcheck import logs
+
+                self.log_problems = logs.unwritable(self.config)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        reports = self.reports_dir
+        config = session.config
+        if (
+            self.collected
+            and self.links
+            and not self.stop_errors
+            and reports is not None
+            and not parallel.is_worker(config)
+            and not config.option.collectonly
+        ):
+            # Only now, when the command line has been accepted (--claim, -k, -m) and checks are
+            # about to run: the last report gives way to one that says a run is in progress.
+            from softmax_claimcheck.claimcheck.report.write import mark_started
+
+            mark_started(reports, config.rootpath, self.profile)
         if self.links and not self.stop_errors:
             # -k / -m may have deselected checks: a claim is reported only if a check of it
             # remains. Every remaining check is "not executed" until its call phase reports.
@@ -198,6 +245,16 @@ class ClaimRun:
         self.phase_s["collection"] = time.time() - self.started
 
     # -- evidence and outcomes ----------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection(self) -> Generator[None, object, object]:
+        with self.guard.on():  # a check module that ends the process on import
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        with self.guard.on():  # a check, a fixture, or code they call, ending the process
+            return (yield)
+
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[Any]
@@ -310,6 +367,8 @@ class ClaimRun:
             self.parallel.gather(self)
         if not self.active:
             return
+        if not self.collected and not self.stop_errors and self.parallel is None:
+            return  # a usage error during collection (-k, -m): the last report stays
         started = time.perf_counter()
         self.phase_s["checks"] = time.time() - self.started - self.phase_s.get("collection", 0.0)
         if session.shouldstop and not self.interrupted:
@@ -353,13 +412,15 @@ class ClaimRun:
         out = []
         if self.interrupted:
             out.append(f"the run {self.interrupted}; every claim with an unrun check is NOT RUN")
+        out += self.log_problems
+        out += [f"a check's thread tried to end the process: {a}" for a in self.guard.attempts]
         if self.other_failures:
             out.append(f"{self.other_failures} test(s) not linked to a claim failed")
         require_all = self.config.getoption("--require-all-run")
         for result in self.verdicts:
             verdict, expect = result.verdict, result.claim.expect
             if verdict is Verdict.ERROR:
-                out.append(f"claim {result.claim.id!r}: ERROR — {result.explanation}")
+                out.append(f"claim {result.claim.id!r}: ERROR — {result.explanation}{_why(result)}")
             elif verdict is Verdict.NOT_RUN and result.not_run_cause is NotRunCause.STOPPED:
                 out.append(f"claim {result.claim.id!r}: NOT RUN — {result.explanation}")
             elif verdict is Verdict.NOT_RUN and not require_all and expect is not Verdict.NOT_RUN:
@@ -414,6 +475,15 @@ class ClaimRun:
         if self.verdicts or self.stop_errors:
             verdict_line = "claims: OK" if self.ok else "claims: FAILED (see above)"
             tr.write_line(verdict_line, green=self.ok, red=not self.ok, bold=True)
+
+
+def _why(result: ClaimResult) -> str:
+    """The first crash's own message, on the same line (a reader sees why without the log)."""
+    for check in result.checks:
+        if check.outcome is Outcome.CRASHED and check.message:
+            first = check.message.strip().splitlines()[0]
+            return f" ({first[:240]}{' …' if len(first) > 240 else ''})"
+    return ""
 
 
 def _subjects(item: pytest.Item) -> dict[str, Any]:

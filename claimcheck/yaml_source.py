@@ -140,6 +140,12 @@ def _read_regular(file: Path) -> bytes:
     return b"".join(chunks)
 
 
+def _unprintable(text: str) -> tuple[int, str] | None:
+    """The first character YAML does not allow in a stream (PyYAML's own rule), if any."""
+    match = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    return (match.start(), match.group()) if match else None
+
+
 def read_yaml(file: Path) -> PositionedDocument:
     raw = _read_regular(file)
     if len(raw) > MAX_FILE_BYTES:
@@ -156,6 +162,14 @@ def read_yaml(file: Path) -> PositionedDocument:
             Location(file, line, "<document>"),
             f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
         ) from None
+    bad = _unprintable(text)
+    if bad is not None:  # PyYAML's reader raises on it before any mark exists
+        position, character = bad
+        raise ClaimFileError(
+            Location(file, text.count("\n", 0, position) + 1, "<document>"),
+            f"control character U+{ord(character):04X} ({character!r}) is not allowed in YAML; "
+            "remove it or write it as an escape in a double-quoted string",
+        )
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

@@ -3,9 +3,10 @@ besides returning (warnings, printing, exceptions, `sys.exit`, time) and bounds 
 may take.
 
 Those are the implementation's behaviour, never errors of the run: `capture` / `invoke` record
-them in a `Call`; `returned` hands the output to a check, turning a raise, an exit or a timeout
-into a failure of the implementation (an AssertionError that names it), never a crash of the
-harness.
+them in a `Call`; `returned` hands the output to a check, turning a raise or an exit into a
+failure of the implementation (claimcheck's ImplementationFailure, an AssertionError that names
+it; a timeout into ImplementationTimedOut, a BaseException that Hypothesis does not retry), never
+a crash of the harness.
 
 Time: `invoke(..., timeout=T)` bounds the call in this process (impl/time_bound.py: SIGALRM,
 main thread only; a call that holds the GIL in C is beyond it). A process that runs calls for a
@@ -163,11 +164,21 @@ def describe(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
 
 def returned(call: Call) -> Any:
     """The call's output for a check: NotSupported passes through (the case is skipped); an
-    exception or sys.exit of the implementation becomes an AssertionError naming it."""
+    exception or sys.exit of the implementation becomes an ImplementationFailure (an
+    AssertionError) naming it; a call past its bound (ours, or the check's own) an
+    ImplementationTimedOut."""
     if call.not_supported and call.error is not None:
         raise call.error
     if call.raised:
-        raise AssertionError(f"the implementation {did(call.exception)}") from call.error
+        from softmax_claimcheck.claimcheck.outcomes import (
+            ImplementationFailure,
+            ImplementationTimedOut,
+            timed_out,
+        )
+
+        if call.timed_out or timed_out(call.error):  # a BaseException: Hypothesis won't retry
+            raise ImplementationTimedOut(f"the implementation {did(call.exception)}")
+        raise ImplementationFailure(f"the implementation {did(call.exception)}") from call.error
     return call.output
 
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from softmax_claimcheck.impl.calling import ONE_OFF_FACTOR, Call, did, invoke, returned
 from softmax_claimcheck.impl.model import Implementation
+from softmax_claimcheck.impl.returns import checked_return
 from softmax_claimcheck.impl.unsupported import NotSupported
 
 KINDS = ("softmax", "log-softmax", "attention")
@@ -493,7 +494,9 @@ class RegistryFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         column = _column(args[0]) if args else "?"
         if column in self.hung:
-            raise AssertionError(
+            from softmax_claimcheck.claimcheck.outcomes import ImplementationFailure
+
+            raise ImplementationFailure(
                 f"the implementation was not called: an earlier call on {column} "
                 f"{self.hung[column]}"
             )
@@ -506,7 +509,14 @@ class RegistryFunction:
             self.hung[column] = call.exception
         if call.printed:
             sys.stdout.write(call.printed)
-        return returned(call)
+        output = returned(call)
+        # An answer of the input's kind, shape and device, or a failure of this cell (class 4
+        # of issue 22: a meta tensor or a scalar must not crash the check that reads it).
+        if self.callee.kind == "attention":
+            query = args[0] if args else kwargs["query"]
+            value = args[2] if len(args) > 2 else kwargs["value"]
+            return checked_return(output, query, (*query.shape[:-1], value.shape[-1]))
+        return checked_return(output, args[0] if args else kwargs["x"])
 
     def _attention(
         self,

@@ -21,6 +21,7 @@ from tests.checks.support.claims import (
     compare_printed,
     compare_printed_vector,
     compare_to_exact,
+    nan_safe_min,
     score_vectors,
 )
 
@@ -112,8 +113,12 @@ def test_outputs_non_negative(evidence, case):
     gap = _underflow_gap(case)
     inputs = [rng.normal(0, 3, 32), [0.0, -gap], [5.0, 5.0, -gap, 4.0]]
     evidence.record_inputs(seed=0, rows=len(inputs), underflow_gap=gap)
-    smallest = min(float(case.run_float64(x).min()) for x in inputs)
-    evidence.property_holds("min output ≥ 0", smallest >= 0, smallest, "≥ 0")
+    outputs = np.concatenate([np.ravel(case.run_float64(x)) for x in inputs])
+    smallest = nan_safe_min(outputs)  # Python's min() would drop a NaN met after a number
+    finite = bool(np.isfinite(outputs).all())  # +∞ is ≥ 0, but no weight
+    evidence.property_holds(
+        "min output ≥ 0, all finite", finite and smallest >= 0, smallest, "≥ 0, finite"
+    )
 
 
 @pytest.mark.claim("outputs-positive", reading="strictly-positive-float")
@@ -127,7 +132,13 @@ def test_outputs_strictly_positive(evidence, case):
         f"exp(−{gap:.0f}) is below the smallest {case.dtype} subnormal, so the "
         f"exact weight (≈ e^−{gap:.0f}) cannot be represented."
     )
-    evidence.property_holds("min output > 0", float(out.min()) > 0, float(out.min()), "> 0")
+    smallest = nan_safe_min(out)
+    evidence.property_holds(
+        "min output > 0, all finite",
+        bool(np.isfinite(out).all()) and smallest > 0,
+        smallest,
+        "> 0, finite",
+    )
 
 
 # -- they sum to 1.0 ------------------------------------------------------------------------------
@@ -159,17 +170,16 @@ def _random_rows(seed: int = 0) -> list[np.ndarray]:
 def test_sum_to_one_within_rounding(evidence, case):
     rows = _random_rows()
     evidence.record_inputs(seed=0, row_lengths=[len(r) for r in rows], scales=[1.0, 5.0])
-    worst_ratio, worst = 0.0, (0.0, 0.0)
+    worst = Worst()  # NaN-aware: a row summing to NaN is the worst row, never skipped
     for row in rows:
         error = abs(math.fsum(case.run_float64(row)) - 1.0)
         bound = (len(row) + 3) * case.eps
-        if error / bound >= worst_ratio:
-            worst_ratio, worst = error / bound, (error, bound)
+        worst.update(error / bound, error=error, bound=bound)
     evidence.close_to(
         "|Σp − 1| (worst row, summed exactly)",
         0.0,
-        worst[0],
-        worst[1],
+        worst.example["error"],
+        worst.example["bound"],
         f"(n + 3)·eps({case.dtype})",
     )
 

@@ -77,6 +77,24 @@ class Worst:
         self.count = 0
 
     def update(self, value: float, **example: Any) -> None:
+        """NaN is the worst of all values and stays so: `value > worst` is False for a NaN, so a
+        plain comparison would let an implementation that returns NaN look perfect."""
         self.count += 1
-        if value > self.value:
+        if is_worse(value, self.value):
             self.value, self.example = float(value), example
+
+
+def is_worse(candidate: float, current: float) -> bool:
+    """candidate > current, where NaN is worse than every number (and a NaN current stays)."""
+    if np.isnan(current):
+        return False
+    return bool(np.isnan(candidate) or candidate > current)
+
+
+def nan_safe_min(values: Any) -> float:
+    """The smallest value to show as evidence: NaN when any value is NaN (never dropped), with no
+    warning for an all-NaN array (np.nanmin's RuntimeWarning is an error in this project)."""
+    array = np.asarray(values, dtype=float)
+    if array.size == 0:
+        return float("nan")
+    return float(np.min(array))  # np.min propagates NaN

@@ -203,10 +203,11 @@ def test_given_lets_check_timed_out_through_without_retrying():
     assert len(calls) == 1
 
 
-def test_item_timeout_reads_no_timeout_as_none(pytester):
+def test_item_timeout_without_a_timeout_is_the_engines_default(pytester):
+    """--timeout=0 turns pytest-timeout off; a check still gets a bound (issue 22, class 6)."""
     pytester.makepyfile("def test_x(): pass")
     items, _ = pytester.inline_genitems("-p", "no:cacheprovider", "--timeout", "0")
-    assert hard_timeout.item_timeout(items[0]) is None
+    assert hard_timeout.item_timeout(items[0]) == hard_timeout.DEFAULT_TIMEOUT_S
 
 
 # -- end to end with the plugin's own registration -----------------------------------------------
