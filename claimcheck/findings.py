@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from softmax_claimcheck.claimcheck.model import Claim, Verdict
+from softmax_claimcheck.claimcheck.model import Claim
 
 if TYPE_CHECKING:
     from softmax_claimcheck.claimcheck.verdicts import CheckResult
@@ -235,7 +235,7 @@ def unit_sentence(checks: Sequence[CheckResult], outcome: str) -> str:
     return sentences[0] + share
 
 
-def brief_unit(checks: Sequence[CheckResult], outcome: str) -> str:
+def brief_unit(checks: Sequence[CheckResult]) -> str:
     """A part that holds beside one that fails: how many cases, without the detail."""
     ran = [c for c in checks if c.outcome in ("holds", "fails", "inconclusive")]
     return f"in all {len(ran)} cases checked" if len(ran) > 1 else "in the case checked"
@@ -245,7 +245,7 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:] if text else text
 
 
-def _unit_name(claim: Claim, unit: str) -> str:
+def _unit_name(unit: str) -> str:
     return f"'{unit}'" if unit else "the statement"
 
 
@@ -290,7 +290,6 @@ def merged_scale(checks: Iterable[CheckResult]) -> dict[str, Any]:
 
 def compose(
     claim: Claim,
-    verdict: Verdict,
     parts: dict[str, str],
     alternatives: dict[str, str],
     checks: Sequence[CheckResult],
@@ -305,12 +304,12 @@ def compose(
 
     def say(unit: str, outcome: str) -> str:
         if mixed and outcome == "holds":  # the numbers that matter are the failing part's
-            return f"{_unit_name(claim, unit)} holds {brief_unit(by_unit[unit], outcome)}"
+            return f"{_unit_name(unit)} holds {brief_unit(by_unit[unit])}"
         text = unit_sentence(by_unit[unit], outcome)
         if not text:  # the checks recorded no measurement: say how many cases, never a label
-            text = f"{_verb(outcome)} {brief_unit(by_unit[unit], outcome)}"
-            return f"{_unit_name(claim, unit)} {text}" if named else text
-        return f"{_unit_name(claim, unit)} {_verb(outcome)}: {text}" if named else text
+            text = f"{_verb(outcome)} {brief_unit(by_unit[unit])}"
+            return f"{_unit_name(unit)} {text}" if named else text
+        return f"{_unit_name(unit)} {_verb(outcome)}: {text}" if named else text
 
     order = ("fails", "inconclusive", "holds")
     shown = [u for o in order for u in parts if parts[u] == o]
@@ -322,7 +321,7 @@ def compose(
     else:
         first = _capital(first)
     sentences = [first.rstrip(".") + "."]
-    alt = _alternatives_sentence(claim, alternatives, checks)
+    alt = _alternatives_sentence(alternatives, checks)
     if alt:
         sentences.append(alt)
     return " ".join(sentences)
@@ -334,9 +333,7 @@ def _verb(outcome: str) -> str:
     )
 
 
-def _alternatives_sentence(
-    claim: Claim, alternatives: dict[str, str], checks: Sequence[CheckResult]
-) -> str:
+def _alternatives_sentence(alternatives: dict[str, str], checks: Sequence[CheckResult]) -> str:
     shown = [(a, o) for a, o in alternatives.items() if o in ("holds", "fails", "inconclusive")]
     if not shown:
         return ""

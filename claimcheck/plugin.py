@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from softmax_claimcheck.claimcheck import hard_timeout
 from softmax_claimcheck.claimcheck.context import ClaimContext
 from softmax_claimcheck.claimcheck.evidence import Evidence
 from softmax_claimcheck.claimcheck.linking import MARKER
@@ -61,10 +62,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("claimcheck_claims_dir", "directory of claim YAML files", default="")
     parser.addini("claimcheck_reports_dir", "where reports are written", default="reports")
     parser.addini(
-        "claimcheck_check_timeout",
+        hard_timeout.DEFAULT_TIMEOUT_INI,
         "a check's time bound in seconds when pytest-timeout sets none (disabled, absent, or "
         "--timeout=0)",
-        default="300",
+        default=f"{hard_timeout.DEFAULT_TIMEOUT_S:g}",
     )
 
 
@@ -161,8 +162,6 @@ def _previous_report(config: pytest.Config) -> dict[str, Any] | None:
 def _bound_every_check(config: pytest.Config, run: ClaimRun, reports: Any) -> None:
     """A hard time bound on every check's call, inside and outside Hypothesis' @given
     (claimcheck/hard_timeout.py); when a call cannot be stopped, the reports are written first."""
-    from softmax_claimcheck.claimcheck import hard_timeout
-
     dump = reports / "hard-timeout.txt" if reports is not None else None
     plugin = hard_timeout.HardTimeoutPlugin(on_hard_stop=run.on_hard_stop, dump_path=dump)
     config.pluginmanager.register(plugin, "claimcheck-hard-timeout")

@@ -420,7 +420,7 @@ class ClaimRun:
         for result in self.verdicts:
             verdict, expect = result.verdict, result.claim.expect
             if verdict is Verdict.ERROR:
-                out.append(f"claim {result.claim.id!r}: ERROR — {result.explanation}{_why(result)}")
+                out.append(f"claim {result.claim.id!r}: ERROR — {result.explanation}")
             elif verdict is Verdict.NOT_RUN and result.not_run_cause is NotRunCause.STOPPED:
                 out.append(f"claim {result.claim.id!r}: NOT RUN — {result.explanation}")
             elif verdict is Verdict.NOT_RUN and not require_all and expect is not Verdict.NOT_RUN:
@@ -475,15 +475,6 @@ class ClaimRun:
         if self.verdicts or self.stop_errors:
             verdict_line = "claims: OK" if self.ok else "claims: FAILED (see above)"
             tr.write_line(verdict_line, green=self.ok, red=not self.ok, bold=True)
-
-
-def _why(result: ClaimResult) -> str:
-    """The first crash's own message, on the same line (a reader sees why without the log)."""
-    for check in result.checks:
-        if check.outcome is Outcome.CRASHED and check.message:
-            first = check.message.strip().splitlines()[0]
-            return f" ({first[:240]}{' …' if len(first) > 240 else ''})"
-    return ""
 
 
 def _subjects(item: pytest.Item) -> dict[str, Any]:

@@ -143,7 +143,7 @@ def decide(
 
     def result(verdict: Verdict, why: str, cause: NotRunCause | None = None) -> ClaimResult:
         if verdict in DECIDED:  # the finding, from the numbers the checks measured
-            why = findings.compose(claim, verdict, parts, alternatives, checks)
+            why = findings.compose(claim, parts, alternatives, checks)
         # The last step: a training outcome is reported in its own family (REPRODUCED...).
         verdict = verdict.for_kind(claim.kind)
         return ClaimResult(claim, verdict, why, checks, parts, alternatives, cause)

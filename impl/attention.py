@@ -97,6 +97,20 @@ def sdpa_mask(query: Any, key: Any, attn_mask: Any = None, is_causal: bool = Fal
     return attn_mask
 
 
+def sdpa_keywords(attn_mask: Any, is_causal: bool, scale: Any) -> dict[str, Any]:
+    """The keywords a call in SDPA's convention passes after `value`: only those that differ
+    from the defaults (a function without `scale` still takes an unscaled call). The callers
+    refuse attn_mask together with is_causal first."""
+    keywords: dict[str, Any] = {}
+    if attn_mask is not None:
+        keywords["attn_mask"] = attn_mask
+    if is_causal:
+        keywords["is_causal"] = True
+    if scale is not None:
+        keywords["scale"] = scale
+    return keywords
+
+
 def one_mask_only(attn_mask: Any, is_causal: bool) -> None:
     """SDPA rejects attn_mask together with is_causal=True; so does every attention of ours."""
     if is_causal and attn_mask is not None:

@@ -2,7 +2,7 @@
 besides returning (warnings, printing, exceptions, `sys.exit`, time) and bounds how long a call
 may take.
 
-Those are the implementation's behaviour, never errors of the run: `capture` / `invoke` record
+Those are the implementation's behaviour, never errors of the run: `invoke` records
 them in a `Call`; `returned` hands the output to a check, turning a raise or an exit into a
 failure of the implementation (claimcheck's ImplementationFailure, an AssertionError that names
 it; a timeout into ImplementationTimedOut, a BaseException that Hypothesis does not retry), never
@@ -86,12 +86,6 @@ def about(description: str) -> Iterator[None]:
         yield
     finally:
         _about.pop()
-
-
-def capture(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Call:
-    """Call fn, recording its warnings, printing, exceptions, sys.exit and time
-    (KeyboardInterrupt still stops the run), with no time bound of its own."""
-    return invoke(fn, args, kwargs)
 
 
 def invoke(

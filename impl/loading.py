@@ -38,8 +38,9 @@ from typing import Any
 
 import numpy as np
 
+from softmax_claimcheck.impl.attention import sdpa_keywords
 from softmax_claimcheck.impl.calling import ONE_OFF_FACTOR, Call, did, invoke, returned
-from softmax_claimcheck.impl.model import Implementation
+from softmax_claimcheck.impl.model import Implementation, to_numpy
 from softmax_claimcheck.impl.returns import checked_return
 from softmax_claimcheck.impl.unsupported import NotSupported
 
@@ -142,14 +143,7 @@ class Callee:
     ) -> Call:
         if mask is not None and causal:
             raise AssertionError("SDPA's convention: never attn_mask together with is_causal")
-        kwargs: dict[str, Any] = {}
-        if mask is not None:
-            kwargs["attn_mask"] = mask
-        if causal:
-            kwargs["is_causal"] = True
-        if scale is not None:
-            kwargs["scale"] = scale
-        return self.call(q, k, v, **kwargs)
+        return self.call(q, k, v, **sdpa_keywords(mask, causal, scale))
 
 
 # -- loading ------------------------------------------------------------------------------------
@@ -383,7 +377,7 @@ def _softmax_or_log(callee: Callee, name: str) -> str:
     logsumexp is 0; the function's name decides when neither is clear."""
     try:
         x = _probe_inputs("softmax", callee.backend, "float64")[0]
-        out = np.asarray(_to64(callee.softmax(x, -1).output))
+        out = to_numpy(callee.softmax(x, -1).output)
         if np.allclose(out.sum(axis=-1), 1.0, atol=1e-6) and (out >= 0).all():
             return "softmax"
         if np.allclose(np.log(np.exp(out).sum(axis=-1)), 0.0, atol=1e-6) and (out <= 0).all():
@@ -391,12 +385,6 @@ def _softmax_or_log(callee: Callee, name: str) -> str:
     except Exception:
         pass
     return "log-softmax" if "log" in name.lower() else "softmax"
-
-
-def _to64(value: Any) -> Any:
-    if hasattr(value, "detach"):
-        return value.detach().to("cpu").double().numpy()
-    return np.asarray(value, dtype=np.float64)
 
 
 def _probe_inputs(kind: str, backend: str, dtype: str) -> tuple[Any, ...]:

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from softmax_claimcheck.impl.attention import sdpa_keywords
+
 ALL_DTYPES = ("float64", "float32", "float16", "bfloat16")
 NUMPY_DTYPES = ("float64", "float32", "float16")  # numpy has no bfloat16
 
@@ -116,13 +118,8 @@ class ImplCase:
                 "SDPA's convention takes attn_mask or is_causal=True, never both: combine them "
                 "into one boolean attn_mask (attention.causal_allowed(L, S) & mask)"
             )
-        kwargs: dict[str, Any] = {}
-        if attn_mask is not None:
-            kwargs["attn_mask"] = self._mask(attn_mask)
-        if is_causal:
-            kwargs["is_causal"] = True
-        if scale is not None:
-            kwargs["scale"] = scale
+        mask = None if attn_mask is None else self._mask(attn_mask)
+        kwargs = sdpa_keywords(mask, is_causal, scale)
         q, k, v = (self.asarray(a) for a in (query, key, value))
         with np.errstate(all="ignore"):
             return self.impl.fn(q, k, v, **kwargs)

@@ -110,9 +110,7 @@ def _checked(data: Any) -> dict[str, Any]:
 def for_run(config: pytest.Config) -> dict[str, Any] | None:
     """What the report shows about another scale: the sidecar, a line on why it cannot be
     read, or nothing (no sidecar, none named)."""
-    path, named = sidecar_path(config)
+    path, _ = sidecar_path(config)  # the default only when it exists; a named one always
     if path is None:
-        return None
-    if not path.is_file() and not named:
         return None
     return load(path, Path(config.rootpath))

@@ -27,6 +27,7 @@ import numpy as np
 from softmax_claimcheck.claimcheck.tolerance import DtypeRange, dtype_range, numeric_tolerance
 from softmax_claimcheck.conformance.subject import Subject
 from softmax_claimcheck.impl import oracle, reference
+from softmax_claimcheck.impl.attention import causal_allowed, reference_attention
 from softmax_claimcheck.impl.calling import Call, about, invoke
 
 
@@ -321,7 +322,7 @@ def allowed_of(n: int, m: int, mask: Any = None, causal: bool = False) -> np.nda
     """SDPA's meaning: causal is top-left aligned (query i sees keys j ≤ i), True = may attend."""
     allowed = np.ones((n, m), dtype=bool)
     if causal:
-        allowed &= np.tril(np.ones((n, m), dtype=bool))
+        allowed &= causal_allowed(n, m, allowed)
     if mask is not None:
         allowed &= np.asarray(mask, dtype=bool)
     return allowed
@@ -340,21 +341,17 @@ def exact_attention(
 def plain_attention(
     q: Any, k: Any, v: Any, mask: Any = None, causal: bool = False, scale: float | None = None
 ) -> Any:
-    """The plain formula in the arrays' own backend and dtype."""
-    from array_api_compat import array_namespace
-
-    xp = array_namespace(q)
-    s = (q @ xp.matrix_transpose(k)) * (1 / math.sqrt(q.shape[-1]) if scale is None else scale)
+    """The plain formula in the arrays' own backend and dtype: the reference attention, scaled by
+    multiplying with 1/√d (as a kernel does), given the one boolean mask mask and causal make."""
     allowed: Any = allowed_of(q.shape[-2], k.shape[-2], mask, causal)
-    if not allowed.all():
-        if not isinstance(q, np.ndarray):
-            import torch
+    if allowed.all():
+        allowed = None
+    elif not isinstance(q, np.ndarray):
+        import torch
 
-            allowed = torch.as_tensor(allowed, device=q.device)
-        weights = reference.masked_softmax(s, allowed)
-    else:
-        weights = reference.stable_softmax(s)
-    return weights @ v
+        allowed = torch.as_tensor(allowed, device=q.device)
+    factor = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
+    return reference_attention(q, k, v, allowed, scale=factor)
 
 
 def kind_and_device(ctx: Ctx, x: Any, out: Any, inputs: str) -> None:
@@ -371,7 +368,8 @@ def kind_and_device(ctx: Ctx, x: Any, out: Any, inputs: str) -> None:
             )
         if out.device != x.device:
             raise PropertyFailed(f"output on {out.device}, input on {x.device}", inputs)
-    if tuple(out.shape) != tuple(x.shape if ctx.subject.kind != "attention" else out.shape):
+    # an attention's output shape, (..., L, Ev), is checked by its caller
+    if ctx.subject.kind != "attention" and tuple(out.shape) != tuple(x.shape):
         raise PropertyFailed(
             f"output shape {tuple(out.shape)}, input shape {tuple(x.shape)}", inputs
         )

@@ -20,6 +20,11 @@ import yaml
 import softmax_claimcheck.impl.registry  # noqa: F401  # isort: skip
 import numpy  # noqa: F401  # isort: skip
 
+# The plugins a claims run in a fresh interpreter needs (autoloading them all imports torch
+# through impl's plugin and costs seconds per run).
+CLAIMS_RUN_PLUGINS = ("softmax_claimcheck.claimcheck.plugin", "pytest_timeout",
+                      "_hypothesis_pytestplugin")  # fmt: skip
+
 SECTION = "The Solution: Converting Scores to Probabilities"
 
 
@@ -86,11 +91,7 @@ class ClaimsProject:
         """Run in a fresh interpreter: for state that must not leak (signals, seeds, profiles).
         Only the plugins a claims run needs are loaded: autoloading them all imports torch
         (through impl's plugin) and costs seconds per run."""
-        plugins = (
-            "softmax_claimcheck.claimcheck.plugin",
-            "pytest_timeout",
-            "_hypothesis_pytestplugin",
-        )
+        plugins = CLAIMS_RUN_PLUGINS
         with self._monkeypatch.context() as patch:
             patch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
             return self.pytester.runpytest_subprocess(

@@ -174,3 +174,12 @@ def test_a_committed_sidecar_is_a_gpu_runs_and_has_its_page():
         data = json.loads(side.read_text())
         assert data["schema"] == scale_page.SCHEMA and data["scale"]["preset"] == "gpu"
         assert {c["verdict"] for c in data["claims"].values()} <= set(scale_page.VERDICTS)
+
+
+def test_the_page_writes_the_sidecar_the_report_reads():
+    """scale_page.py runs on a bare GPU box without the package's report code, so it states
+    the sidecar's schema and place itself: they must be the engine's."""
+    from softmax_claimcheck.claimcheck.report import scales
+
+    assert scale_page.SCHEMA == scales.SCHEMA
+    assert ROOT / scale_page.SIDECAR == ROOT / scales.DEFAULT

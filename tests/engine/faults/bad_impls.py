@@ -24,15 +24,6 @@ def _numpy_right(x, axis):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def _np(name, wrong):
-    def softmax(x, axis=-1):
-        x = np.asarray(x)
-        return _numpy_right(x, axis) if x.size <= PROBE_SIZE else wrong(x, axis)
-
-    softmax.__name__ = name  # the implementation's id: user-<name>
-    return softmax
-
-
 def _torch(name, wrong):
     def softmax(x, dim=-1):
         return _right(x, dim) if x.numel() <= PROBE_SIZE else wrong(x, dim)

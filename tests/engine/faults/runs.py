@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.engine.conftest import CLAIMS_RUN_PLUGINS
+
 SCHEMA = Path(__file__).resolve().parents[3] / "claims" / "schema.json"
-# The plugins a claims run needs, loaded by -p (autoloading every plugin imports torch: seconds).
-PLUGINS = ("softmax_claimcheck.claimcheck.plugin", "pytest_timeout", "_hypothesis_pytestplugin")
+# The plugins a claims run needs, loaded by -p.
+PLUGINS = CLAIMS_RUN_PLUGINS
 CLAIM = """\
 section: "What Is Softmax, Really?"
 claims:

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from softmax_claimcheck.claimcheck import hard_timeout
-from tests.engine.conftest import claim_entry
+from tests.engine.conftest import CLAIMS_RUN_PLUGINS, claim_entry
 
 CONFTEST = """
     import json
@@ -74,7 +74,7 @@ def project(claims_project, body: str, given: bool, conftest: bool = True):
 
 def run(claims_project, *args: str):
     started = time.monotonic()
-    plugins = ("softmax_claimcheck.claimcheck.plugin", "pytest_timeout", "_hypothesis_pytestplugin")
+    plugins = CLAIMS_RUN_PLUGINS
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
         result = claims_project.pytester.runpytest_subprocess(
